@@ -1,0 +1,787 @@
+"""Automatic differentiation: the op protocol, reverse mode and forward mode.
+
+The whole engine is in this file:
+
+* :class:`Op` -- one primitive function with its three rules: ``forward``
+  on raw arrays, ``vjp`` (reverse mode) and ``jvp`` (forward mode) written
+  with Tensor operations, so derivatives of derivatives work.
+* :func:`apply` -- runs an op on tensors. When gradients are wanted it
+  records the op as a node of the graph (the op instance *is* the node, as in
+  DeZero); when tangents are attached it propagates them at once (forward
+  mode keeps no graph of its own).
+* :func:`backward` / :func:`grad` -- reverse mode: an iterative topological
+  sort of the graph (no recursion, so a 10,000-op chain is fine), then one
+  ``vjp`` per node, accumulating gradients where paths meet.
+* grad mode (:class:`no_grad`, :class:`enable_grad`), forward-mode levels
+  (:class:`dual_level`) and :class:`detect_anomaly`.
+
+Conventions a new op must follow
+--------------------------------
+``forward(self, *arrays)`` gets raw arrays (NumPy or CuPy) and returns one
+array. It may stash constants it computed (a mask, an index) on ``self``.
+``vjp(self, g)`` gets the gradient of the output (a Tensor) and returns one
+Tensor (or ``None``) per input. ``jvp(self, *tangents)`` gets one tangent per
+input (``ZERO`` where an input has none) and returns the output's tangent.
+Both may use ``self.inputs`` (the input Tensors) and ``self.output``; an op
+that does not need them in its vjp sets ``saves_inputs = False`` (and
+``saves_output = True`` when its vjp uses the output) so the graph keeps no
+more memory than it must. Broadcasting is undone by the engine (the
+gradient of each input is summed back to its shape), so a vjp may return a
+gradient of the broadcast shape.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+import traceback
+import weakref
+
+from . import backend as _backend
+from .backend import get_array_module
+from .errors import (AnomalyError, BackendError, GradientError,
+                     MinigradError, ShapeError)
+from .tensor import Tensor
+
+# ==========================================================================
+# Global state: grad mode, anomaly mode, forward-mode levels
+# ==========================================================================
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.grad_enabled = True
+        self.anomaly = False
+        self.fw_levels = []        # active forward-mode levels, outermost first
+        self.fw_hidden = set()     # levels whose tangents are being computed
+
+
+_state = _State()
+_level_counter = [0]
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph for reverse mode."""
+    return _state.grad_enabled
+
+
+class set_grad_enabled:
+    """Context manager (and decorator) that turns graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self.mode  # like torch: takes effect at once
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.prev
+        return False
+
+
+class _GradModeContext:
+    mode = True
+
+    def __enter__(self):
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.prev
+        return False
+
+    def __call__(self, func):
+        import functools
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Ops inside this block record no graph (as ``torch.no_grad``).
+
+    Forward-mode tangents still propagate, as in PyTorch and JAX.
+    Works as a context manager and as a decorator.
+    """
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Turn graph recording back on inside a :class:`no_grad` block."""
+
+    mode = True
+
+
+class detect_anomaly:
+    """Inside this block, an op whose forward value or gradient holds NaN or
+    Inf raises :class:`AnomalyError` naming the op and where it was created.
+
+    Slow (every value is checked, which synchronises a GPU); for debugging.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.prev = _state.anomaly
+        _state.anomaly = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        _state.anomaly = self.prev
+        return False
+
+
+def is_anomaly_enabled() -> bool:
+    return _state.anomaly
+
+
+class dual_level:
+    """A forward-mode level: tangents attached inside it belong to it.
+
+    Levels nest, so derivatives of directional derivatives (forward over
+    forward) are computed without confusing the two directions. Leaving the
+    level makes its tangents invisible. Returns the level id.
+    """
+
+    def __enter__(self):
+        _level_counter[0] += 1
+        self.level = _level_counter[0]
+        _state.fw_levels.append(self.level)
+        return self.level
+
+    def __exit__(self, *exc):
+        _state.fw_levels.remove(self.level)
+        return False
+
+
+def current_level() -> int:
+    """The innermost active forward-mode level (raises if none is active)."""
+    if not _state.fw_levels:
+        raise GradientError(
+            "forward mode: no active dual level; wrap the code in "
+            "`with minigrad.dual_level():`")
+    return _state.fw_levels[-1]
+
+
+class ZeroTangent:
+    """The tangent of an input that has none: known to be zero.
+
+    Arithmetic with it is skipped instead of multiplying arrays of zeros,
+    so a jvp rule reads like the math (``da @ b + a @ db``) and costs only
+    what the nonzero tangents need. (JAX calls these symbolic zeros.)
+    """
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self):
+        return "ZERO"
+
+    def __add__(self, other):
+        return other
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return self if other is self else -other
+
+    def __rsub__(self, other):
+        return other
+
+    def __neg__(self):
+        return self
+
+    def __mul__(self, other):
+        return self
+
+    __rmul__ = __mul__
+    __truediv__ = __mul__
+    __matmul__ = __mul__
+    __rmatmul__ = __mul__
+
+    def __rtruediv__(self, other):
+        raise ZeroDivisionError("division by a zero tangent")
+
+
+ZERO = ZeroTangent()
+
+
+# ==========================================================================
+# Ops
+# ==========================================================================
+
+# rarely-set attributes of a node that survive releasing its saved values
+_KEEP_IF_SET = ("_retained", "_hooks", "_trace")
+_sequence = itertools.count()   # creation order of graph nodes
+
+
+class Op:
+    """A primitive function with its forward, vjp and jvp rules.
+
+    Subclasses set ``name`` and implement ``forward`` (raw arrays in, one raw
+    array out), ``vjp`` and ``jvp`` (Tensors in, Tensors out). See the module
+    docstring for the conventions. An instance is created per call and
+    becomes the graph node of its output.
+    """
+
+    name = "op"
+    saves_inputs = True    # vjp needs self.inputs
+    saves_output = False   # vjp needs self.output
+
+    # set by the engine
+    _edges = None
+    _inputs = None
+    _out_data = None
+    _out_tangents = None
+    _jvp_output = None
+    _needs = None
+    _out_meta = None
+    _released = False
+    _retained = None
+    _hooks = None
+    _trace = None
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def vjp(self, g):
+        raise NotImplementedError(f"op '{self.name}' has no vjp rule")
+
+    def jvp(self, *tangents):
+        raise NotImplementedError(f"op '{self.name}' has no jvp rule")
+
+    # -- what the rules may read -------------------------------------------
+    @property
+    def inputs(self):
+        """The input Tensors (with their graph and tangents)."""
+        if self._inputs is None:
+            self._check_not_released()
+            raise GradientError(
+                f"op '{self.name}' declared saves_inputs = False but its rule "
+                "read self.inputs")
+        if self._versions is not None:
+            for t, v in zip(self._inputs, self._versions):
+                if t._version != v:
+                    raise GradientError(
+                        f"a tensor of shape {t.shape} needed to differentiate "
+                        f"'{self.name}' was modified in place after it was "
+                        "used; clone it before modifying it")
+        return self._inputs
+
+    _versions = None
+
+    @property
+    def output(self):
+        """The output Tensor: in a jvp rule, the output being computed; in a
+        vjp rule, the saved output, still attached to this node."""
+        if self._jvp_output is not None:
+            return self._jvp_output
+        if self._out_data is None:
+            self._check_not_released()
+            raise GradientError(
+                f"op '{self.name}' uses self.output but does not set "
+                "saves_output = True")
+        t = Tensor._make(self._out_data)
+        if self._edges is not None:
+            t._node = self
+            t.requires_grad = True
+        t._tangents = self._out_tangents
+        return t
+
+    @property
+    def needs_input_grad(self):
+        """One bool per input: is its gradient wanted in this backward?"""
+        return self._needs
+
+    def _check_not_released(self):
+        if self._released:
+            raise GradientError(
+                f"trying to backward through the graph a second time (op "
+                f"'{self.name}'): its saved values were freed by the first "
+                "backward; pass retain_graph=True to the first backward if you "
+                "need to backward twice")
+
+    def _release(self):
+        """Drop everything saved for the vjp, keeping the graph's shape so a
+        second backward can say what happened."""
+        d = self.__dict__
+        kept = {"_edges": d["_edges"], "_out_meta": d["_out_meta"], "_seq": d["_seq"],
+                "_released": True}
+        for k in _KEEP_IF_SET:
+            if k in d:
+                kept[k] = d[k]
+        self.__dict__ = kept
+
+    def __repr__(self):
+        return f"<{type(self).__name__} node '{self.name}'>"
+
+
+def _shapes(inputs):
+    return ", ".join(str(tuple(t.shape)) for t in inputs)
+
+
+def _forward_levels(inputs):
+    """Forward-mode levels carried by ``inputs`` that are active, not hidden."""
+    levels = None
+    active = _state.fw_levels
+    hidden = _state.fw_hidden
+    for t in inputs:
+        tg = t._tangents
+        if tg:
+            for lv in tg:
+                if lv in active and lv not in hidden:
+                    if levels is None:
+                        levels = [lv]
+                    elif lv not in levels:
+                        levels.append(lv)
+    if levels is not None:
+        levels.sort()
+    return levels
+
+
+def apply(op: Op, *inputs: Tensor) -> Tensor:
+    """Run ``op`` on input Tensors and return the output Tensor.
+
+    1. forward on the raw arrays;
+    2. if grad mode is on and an input requires grad: record ``op`` as the
+       output's node (edges to the inputs' nodes, saved values);
+    3. if an input carries a tangent of an active forward level: compute the
+       output's tangent with ``op.jvp`` right away.
+    """
+    state = _state
+    arrays = [t.data for t in inputs]
+    if _backend._cupy is not None and len(arrays) > 1:
+        _check_one_backend(op, inputs, arrays)
+    levels = _forward_levels(inputs) if state.fw_levels else None
+    pristine = copy.copy(op) if levels is not None and len(levels) > 1 else None
+
+    # -- 1. forward -------------------------------------------------------------
+    try:
+        out_data = op.forward(*arrays)
+    except MinigradError:
+        raise
+    except (ValueError, IndexError) as exc:
+        raise ShapeError(f"{op.name}: {exc} (input shapes: {_shapes(inputs)})") from None
+    out = Tensor._make(out_data)
+    out_data = out.data
+    if out_data.dtype.kind != "f":   # integer / boolean results have no derivative
+        return out
+
+    # -- 2. record the graph ----------------------------------------------------
+    record = False
+    if state.grad_enabled:
+        for t in inputs:
+            if t.requires_grad:
+                record = True
+                break
+    if record:
+        edges = []
+        for t in inputs:
+            if t.requires_grad:
+                edges.append(t if t._node is None else t._node)
+            else:
+                edges.append(None)
+        op._edges = edges
+        op._out_meta = (out_data.shape, out_data.dtype)
+        op._seq = next(_sequence)
+        if op.saves_output:
+            op._out_data = out_data
+        out._node = op
+        out.requires_grad = True
+        if _state.anomaly:
+            op._trace = "".join(traceback.format_stack(limit=12)[:-2])
+
+    # -- 3. forward mode --------------------------------------------------------
+    if levels is not None:
+        op._inputs = inputs
+        tangents = {}
+        for lv in levels:
+            t_in = [t._tangents.get(lv, ZERO) if t._tangents else ZERO for t in inputs]
+            _state.fw_hidden.add(lv)
+            try:
+                if pristine is None:
+                    op._jvp_output = out
+                else:  # nested levels: the output with its other-level tangents
+                    op._jvp_output = apply(copy.copy(pristine), *inputs)
+                dt = op.jvp(*t_in)
+            finally:
+                _state.fw_hidden.discard(lv)
+                op._jvp_output = None
+            if dt is ZERO or dt is None:
+                continue
+            if dt.data.shape != out_data.shape:
+                from .ops.shape import broadcast_to
+                dt = broadcast_to(dt, out_data.shape)
+            if dt.data.dtype != out_data.dtype:
+                dt = dt.astype(out_data.dtype)
+            tangents[lv] = dt
+        if tangents:
+            out._tangents = tangents
+            if _state.anomaly:
+                for dt in tangents.values():
+                    _check_finite(dt.data, f"the tangent (jvp) of '{op.name}'", op)
+        if record and op.saves_output:
+            op._out_tangents = out._tangents
+
+    if record and op.saves_inputs:
+        op._inputs = inputs
+        op._versions = [t._version for t in inputs]
+    elif levels is not None:
+        op._inputs = None
+
+    if state.anomaly:
+        _check_finite(out_data, f"the forward value of '{op.name}'", op)
+    return out
+
+
+def _check_one_backend(op, inputs, arrays):
+    t0 = type(arrays[0])
+    for a in arrays:
+        if type(a) is not t0:
+            try:
+                get_array_module(*arrays)
+            except BackendError:
+                raise BackendError(
+                    f"{op.name}: inputs live on different backends "
+                    f"({', '.join(t.backend for t in inputs)}); move them to "
+                    "one with Tensor.to('numpy') or .to('cupy')") from None
+            return
+
+
+def _check_finite(array, what, op):
+    if array.dtype.kind not in "fc" or array.size == 0:
+        return
+    xp = get_array_module(array)
+    if not bool(xp.isfinite(array).all()):
+        kind = "NaN" if bool(xp.isnan(array).any()) else "Inf"
+        where = op._trace or "".join(traceback.format_stack(limit=12)[:-3])
+        raise AnomalyError(
+            f"{what} contains {kind} (shape {tuple(array.shape)}). "
+            f"The op was called here:\n{where}")
+
+
+# ==========================================================================
+# Reverse mode
+# ==========================================================================
+
+
+def _reachable(roots):
+    """Every node and leaf reachable from ``roots`` through the edges.
+
+    Iterative (a 10,000-op chain is fine), and the result is sorted into a
+    topological order for free: each node carries the sequence number of
+    its creation, and an op is always created after the ops that made its
+    inputs, so sorting by decreasing number puts every consumer before what
+    it consumes (PyTorch's engine orders its work the same way). Leaves have
+    no outgoing edges and come last."""
+    nodes, leaves = [], []
+    seen = set()
+    stack = list(roots)
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if n.__class__ is Tensor:
+            leaves.append(n)
+            continue
+        nodes.append(n)
+        for e in n._edges:
+            if e is not None and id(e) not in seen:
+                stack.append(e)
+    nodes.sort(key=_seq_of, reverse=True)
+    return nodes, leaves
+
+
+def _seq_of(node):
+    return node._seq
+
+
+def _graph_key(t: Tensor):
+    return t._node if t._node is not None else t
+
+
+def _run_backward(outputs, grad_outputs, retain_graph, create_graph,
+                  targets=None, accumulate=True, allow_unused=False):
+    """The reverse pass shared by :func:`backward` and :func:`grad`.
+
+    ``grads`` maps each node (by id) to the gradient of its output, summed
+    over every consumer; a node's vjp runs once all its consumers are done,
+    which the topological order guarantees."""
+    roots = []
+    grads = {}
+    for out, g in zip(outputs, grad_outputs):
+        key = _graph_key(out)
+        roots.append(key)
+        prev = grads.get(id(key))
+        grads[id(key)] = g if prev is None else prev + g
+
+    nodes, leaves = _reachable(roots)
+
+    # With targets, only the nodes on a path to a target are differentiated.
+    target_ids = needed = None
+    if targets is not None:
+        target_ids = {id(_graph_key(t)) for t in targets}
+        needed = {i for i in target_ids}
+        for n in reversed(nodes):               # inputs before consumers
+            for e in n._edges:
+                if e is not None and id(e) in needed:
+                    needed.add(id(n))
+                    break
+
+    captured = {}
+    handed_out = set()   # ids of arrays already stored in some .grad
+    anomaly = _state.anomaly
+    from .ops.shape import sum_to  # the one helper that undoes broadcasting
+
+    with set_grad_enabled(create_graph):
+        for n in nodes:
+            g = grads.pop(id(n), None)
+            if g is None:
+                continue
+            if n._hooks:
+                g = _run_hooks(n._hooks, g)
+            if target_ids is not None and id(n) in target_ids:
+                captured[id(n)] = g
+            if n._retained is not None and accumulate and target_ids is None:
+                t = n._retained()
+                if t is not None:
+                    t.grad = _owned(g, handed_out) if t.grad is None else t.grad + g
+            if needed is not None and id(n) not in needed:
+                continue
+            if n._released:
+                n._check_not_released()
+
+            edges = n._edges
+            if needed is None:
+                needs = [e is not None for e in edges]
+            else:
+                needs = [e is not None and id(e) in needed for e in edges]
+            n._needs = needs
+            in_grads = n.vjp(g)
+            if in_grads.__class__ is not tuple:
+                in_grads = (in_grads,)
+            if len(in_grads) != len(edges):
+                raise GradientError(
+                    f"vjp of '{n.name}' returned {len(in_grads)} gradients for "
+                    f"{len(edges)} inputs")
+            for e, gi, need in zip(edges, in_grads, needs):
+                if gi is None or not need:
+                    continue
+                shape, dtype = (e.data.shape, e.data.dtype) if e.__class__ is Tensor \
+                    else e._out_meta
+                if gi.data.shape != shape:
+                    gi = sum_to(gi, shape)
+                if gi.data.dtype != dtype:
+                    gi = gi.astype(dtype)
+                if anomaly:
+                    _check_finite(gi.data, f"the gradient computed by the vjp of '{n.name}'", n)
+                prev = grads.get(id(e))
+                grads[id(e)] = gi if prev is None else prev + gi
+            if not retain_graph:
+                n._release()
+
+        for leaf in leaves:
+            g = grads.pop(id(leaf), None)
+            if g is None:
+                continue
+            if leaf._hooks:
+                g = _run_hooks(leaf._hooks, g)
+            if target_ids is not None:
+                if id(leaf) not in target_ids:
+                    continue
+                captured[id(leaf)] = g
+            if accumulate:
+                leaf.grad = _owned(g, handed_out) if leaf.grad is None else leaf.grad + g
+
+    if targets is None:
+        return None
+    if accumulate:  # backward(inputs=...): non-leaf inputs get .grad too
+        for t in targets:
+            g = captured.get(id(_graph_key(t)))
+            if t._node is not None and g is not None:
+                t.grad = g if t.grad is None else t.grad + g
+        return None
+    result = []
+    for i, t in enumerate(targets):
+        g = captured.get(id(_graph_key(t)))
+        if g is None and not allow_unused:
+            raise GradientError(
+                f"input {i} (shape {t.shape}) is not reachable from the outputs: "
+                "it was not used to compute them, or only through detached or "
+                "integer paths; pass allow_unused=True to get None for it")
+        result.append(g)
+    return tuple(result)
+
+
+def _run_hooks(hooks, g):
+    for h in hooks:
+        r = h(g)
+        if r is not None:
+            g = r
+    return g
+
+
+def _owned(g, handed_out):
+    """``g`` itself if it may become a ``.grad`` (a fresh, writeable array that
+    no other ``.grad`` holds), else a copy. A vjp may pass the same gradient
+    to several inputs (add does) or return a view (reshape does); two leaves
+    must never share one gradient array, or an in-place update of one
+    (``p.grad.mul_(...)`` in gradient clipping) would change the other."""
+    d = g.data
+    if (d.base is not None or id(d) in handed_out
+            or not getattr(d.flags, "writeable", True)):
+        from .ops.elementwise import clone
+        g = clone(g) if g.requires_grad else Tensor._make(d.copy())
+        d = g.data
+    handed_out.add(id(d))
+    return g
+
+
+def _seed_gradients(outputs, grad_outputs, fn_name):
+    seeds = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{fn_name}: output {i} is a {type(out).__name__}, not a Tensor")
+        if not out.requires_grad:
+            raise GradientError(
+                f"{fn_name}: output {i} (shape {out.shape}) does not require grad "
+                "and has no graph: no input it was computed from has "
+                "requires_grad=True, or it was computed under no_grad()")
+        if g is None:
+            if out.data.size != 1:
+                raise GradientError(
+                    f"{fn_name}: a gradient can be created implicitly only for a "
+                    f"scalar output, but output {i} has shape {out.shape}; pass "
+                    "the gradient of the output (a tensor of the same shape)")
+            xp = get_array_module(out.data)
+            g = Tensor._make(xp.ones(out.data.shape, dtype=out.data.dtype))
+        else:
+            if not isinstance(g, Tensor):
+                xp = get_array_module(out.data)
+                g = Tensor._make(xp.asarray(g, dtype=out.data.dtype))
+            if g.shape != out.shape:
+                raise ShapeError(
+                    f"{fn_name}: the gradient for output {i} has shape {g.shape} "
+                    f"but the output has shape {out.shape}")
+            if not g.requires_grad:   # the caller's array must not end up in a .grad
+                g = Tensor._make(g.data.copy())
+        seeds.append(g)
+    return seeds
+
+
+def backward(tensors, grad_tensors=None, retain_graph=False, create_graph=False,
+             inputs=None):
+    """Accumulate d(tensors)/d(leaf) into the ``.grad`` of every leaf.
+
+    ``grad_tensors`` are the gradients of ``tensors`` (may be omitted for
+    scalars). ``retain_graph`` keeps the saved values so a second backward
+    works; ``create_graph`` records the backward pass itself, so the
+    gradients can be differentiated again. ``inputs`` restricts which leaves
+    receive gradients.
+    """
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    grad_tensors = list(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise GradientError(
+            f"backward: got {len(grad_tensors)} gradients for {len(tensors)} outputs")
+    seeds = _seed_gradients(tensors, grad_tensors, "backward")
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        _check_targets(inputs, "backward")
+    _run_backward(tensors, seeds, retain_graph or create_graph, create_graph,
+                  targets=inputs, accumulate=True, allow_unused=True)
+
+
+def _check_targets(inputs, fn_name):
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{fn_name}: input {i} is a {type(t).__name__}, not a Tensor")
+        if not t.requires_grad:
+            raise GradientError(
+                f"{fn_name}: input {i} (shape {t.shape}) does not require grad; "
+                "create it with requires_grad=True")
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None,
+         create_graph=False, allow_unused=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a
+    tuple (like ``torch.autograd.grad``); no ``.grad`` is touched.
+
+    Only the part of the graph between ``inputs`` and ``outputs`` is
+    differentiated, and an op is asked only for the input gradients needed.
+    """
+    single_out = isinstance(outputs, Tensor)
+    outputs = [outputs] if single_out else list(outputs)
+    single_in = isinstance(inputs, Tensor)
+    inputs = [inputs] if single_in else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise GradientError(
+            f"grad: got {len(grad_outputs)} gradients for {len(outputs)} outputs")
+    _check_targets(inputs, "grad")
+    seeds = _seed_gradients(outputs, grad_outputs, "grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    return _run_backward(outputs, seeds, retain_graph, create_graph,
+                         targets=inputs, accumulate=False, allow_unused=allow_unused)
+
+
+# --------------------------------------------------------------------------
+# Hooks and retained gradients (used by Tensor.retain_grad / register_hook)
+# --------------------------------------------------------------------------
+
+
+def retain_grad(t: Tensor) -> None:
+    if t._node is None:
+        return  # leaves keep their gradient anyway
+    t._node._retained = weakref.ref(t)
+
+
+def register_hook(t: Tensor, hook):
+    """Call ``hook(grad)`` when the gradient of ``t`` is computed; a non-None
+    return value replaces the gradient. Returns a handle with ``remove()``."""
+    if not t.requires_grad:
+        raise GradientError("register_hook: cannot register a hook on a tensor "
+                            "that does not require grad")
+    owner = _graph_key(t)
+    if owner._hooks is None:
+        owner._hooks = []
+    owner._hooks.append(hook)
+    return _HookHandle(owner, hook)
+
+
+class _HookHandle:
+    def __init__(self, owner, hook):
+        self.owner = owner
+        self.hook = hook
+
+    def remove(self):
+        if self.owner._hooks and self.hook in self.owner._hooks:
+            self.owner._hooks.remove(self.hook)
+
+
+__all__ = [
+    "Op", "apply", "ZERO", "ZeroTangent", "backward", "grad", "no_grad",
+    "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
+    "is_anomaly_enabled", "dual_level", "current_level",
+]

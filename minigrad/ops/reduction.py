@@ -1,0 +1,313 @@
+"""Reductions over axes: sum, mean, var, std, max, min, prod, logsumexp.
+
+Every reduction takes ``axis`` (None = all axes, an int, or a tuple) and
+``keepdims``. In a vjp the output gradient ḡ is first reshaped to the
+"kept" shape (reduced axes of size 1) so it broadcasts against the input.
+
+Ties in ``max``/``min``: the gradient is split evenly among all elements
+that attain the extreme value (as PyTorch's ``amax``), so the vjp is the
+average of the one-sided choices and the jvp is the mean of their tangents.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+
+from .. import backend as _backend
+from ..autodiff import Op, apply
+from ..backend import get_array_module
+from ..errors import ShapeError
+from ._util import const, kept_shape, normalize_axes, tensor_args
+from .elementwise import exp, sqrt, where
+from .shape import broadcast_to, reshape
+
+
+class _Reduction(Op):
+    """Shared bookkeeping: which axes, the input shape, the kept shape."""
+
+    def __init__(self, axes, keepdims):
+        self.axes = axes
+        self.keepdims = keepdims
+
+    def _setup(self, x):
+        self.in_shape = x.shape
+        self.kept = kept_shape(x.shape, self.axes)
+        self.count = math.prod(x.shape[a] for a in self.axes)
+
+    def expand(self, g):
+        """ḡ reshaped to the kept shape and broadcast to the input shape."""
+        return broadcast_to(reshape(g, self.kept), self.in_shape)
+
+    def reduce(self, t, fn):
+        return fn(t, self.axes, self.keepdims)
+
+
+class Sum(_Reduction):
+    """y = Σᵢ xᵢ.   vjp: ḡ broadcast back.   jvp: Σᵢ ẋᵢ."""
+
+    name = "sum"
+    saves_inputs = False
+
+    def forward(self, x):
+        self._setup(x)
+        return get_array_module(x).sum(x, axis=self.axes, keepdims=self.keepdims)
+
+    def vjp(self, g):
+        return self.expand(g)
+
+    def jvp(self, dx):
+        return sum(dx, self.axes, self.keepdims)
+
+
+class Mean(_Reduction):
+    """y = (1/n)Σᵢ xᵢ.   vjp: ḡ/n broadcast back.   jvp: mean of ẋ."""
+
+    name = "mean"
+    saves_inputs = False
+
+    def forward(self, x):
+        self._setup(x)
+        return get_array_module(x).mean(x, axis=self.axes, keepdims=self.keepdims)
+
+    def vjp(self, g):
+        return self.expand(g) / self.count
+
+    def jvp(self, dx):
+        return mean(dx, self.axes, self.keepdims)
+
+
+class Var(_Reduction):
+    """y = Σᵢ (xᵢ − x̄)² / (n − ddof).
+
+    vjp: ḡ·2(x − x̄)/(n − ddof).   jvp: Σᵢ 2(xᵢ − x̄)ẋᵢ/(n − ddof).
+    (The x̄ term drops out because Σᵢ (xᵢ − x̄) = 0.)"""
+
+    name = "var"
+
+    def __init__(self, axes, ddof, keepdims):
+        super().__init__(axes, keepdims)
+        self.ddof = ddof
+
+    def forward(self, x):
+        self._setup(x)
+        return get_array_module(x).var(x, axis=self.axes, ddof=self.ddof,
+                                       keepdims=self.keepdims)
+
+    def _scale(self):
+        dof = self.count - self.ddof
+        return 2 / dof if dof > 0 else math.inf
+
+    def _centered(self):
+        (x,) = self.inputs
+        return x - mean(x, self.axes, keepdims=True)
+
+    def vjp(self, g):
+        return self.expand(g) * self._centered() * self._scale()
+
+    def jvp(self, dx):
+        return sum(self._centered() * dx, self.axes, self.keepdims) * self._scale()
+
+
+class Max(_Reduction):
+    """y = maxᵢ xᵢ.   vjp: ḡ·w.   jvp: Σᵢ wᵢẋᵢ, with w = [x = y] / #ties."""
+
+    name = "max"
+    saves_inputs = False
+    pick = "max"
+
+    def forward(self, x):
+        self._setup(x)
+        xp = get_array_module(x)
+        y = getattr(xp, self.pick)(x, axis=self.axes, keepdims=True)
+        mask = x == y
+        self.w = (mask / mask.sum(axis=self.axes, keepdims=True)).astype(x.dtype)
+        return y if self.keepdims else y.reshape(
+            tuple(s for i, s in enumerate(x.shape) if i not in self.axes))
+
+    def vjp(self, g):
+        return self.expand(g) * const(self.w)
+
+    def jvp(self, dx):
+        return sum(dx * const(self.w), self.axes, self.keepdims)
+
+
+class Min(Max):
+    """y = minᵢ xᵢ.   vjp: ḡ·w.   jvp: Σᵢ wᵢẋᵢ, with w = [x = y] / #ties."""
+
+    name = "min"
+    pick = "min"
+
+
+class Prod(_Reduction):
+    """y = Πᵢ xᵢ.   vjp: ḡ·∂y/∂xᵢ.   jvp: Σᵢ (∂y/∂xᵢ)ẋᵢ,  ∂y/∂xᵢ = Πₖ≠ᵢ xₖ.
+
+    ∂y/∂xᵢ is y/xᵢ when no factor is zero; with exactly one zero factor only
+    that factor's partial is nonzero (the product of the others); with two
+    or more zeros all partials are 0. First derivatives are exact
+    everywhere; second derivatives are exact where no factor is zero.
+    """
+
+    name = "prod"
+    saves_output = True
+
+    def forward(self, x):
+        self._setup(x)
+        return get_array_module(x).prod(x, axis=self.axes, keepdims=self.keepdims)
+
+    def _partials(self):
+        (x,) = self.inputs
+        xp = get_array_module(x.data)
+        is_zero = x.data == 0
+        n_zeros = is_zero.sum(axis=self.axes, keepdims=True)
+        if not n_zeros.any():
+            return reshape(self.output, self.kept) / x
+        nonzero_x = where(const(is_zero), 1, x)
+        p = prod(nonzero_x, self.axes, keepdims=True)
+        only_zero = const(xp.broadcast_to(n_zeros == 1, x.shape) & is_zero)
+        no_zero = const(xp.broadcast_to(n_zeros == 0, x.shape))
+        return where(no_zero, p / nonzero_x, where(only_zero, p, 0))
+
+    def vjp(self, g):
+        return self.expand(g) * self._partials()
+
+    def jvp(self, dx):
+        return sum(self._partials() * dx, self.axes, self.keepdims)
+
+
+class LogSumExp(_Reduction):
+    """y = log Σᵢ exp(xᵢ), computed as m + log Σᵢ exp(xᵢ − m), m = max x.
+
+    vjp: ḡ·softmax(x) = ḡ·exp(x − y).   jvp: Σᵢ exp(xᵢ − y)·ẋᵢ."""
+
+    name = "logsumexp"
+    saves_output = True
+
+    def forward(self, x):
+        self._setup(x)
+        xp = get_array_module(x)
+        m = xp.max(x, axis=self.axes, keepdims=True) if x.size else xp.zeros(self.kept, x.dtype)
+        m = xp.where(xp.isfinite(m), m, 0)
+        y = m + xp.log(xp.sum(xp.exp(x - m), axis=self.axes, keepdims=True))
+        return y if self.keepdims else y.reshape(
+            tuple(s for i, s in enumerate(x.shape) if i not in self.axes))
+
+    def _softmax(self):
+        (x,) = self.inputs
+        return exp(x - reshape(self.output, self.kept))
+
+    def vjp(self, g):
+        return self.expand(g) * self._softmax()
+
+    def jvp(self, dx):
+        return sum(self._softmax() * dx, self.axes, self.keepdims)
+
+
+# ==========================================================================
+# The functions users call
+# ==========================================================================
+
+
+def _reduce(op_cls, name, x, axis, keepdims, *extra):
+    tensor_args(name, x=x)
+    axes = normalize_axes(axis, x.ndim, name)
+    return apply(op_cls(axes, *extra, keepdims), x)
+
+
+def _float(x):
+    if x.data.dtype.kind != "f":
+        return x.astype(_backend.get_default_dtype())
+    return x
+
+
+def sum(x, axis=None, keepdims=False):
+    """Sum over ``axis`` (None: all axes)."""
+    return _reduce(Sum, "sum", x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    """Mean over ``axis`` (None: all axes)."""
+    tensor_args("mean", x=x)
+    return _reduce(Mean, "mean", _float(x), axis, keepdims)
+
+
+def var(x, axis=None, ddof=0, keepdims=False):
+    """Variance over ``axis`` with ``n − ddof`` in the denominator
+    (NumPy's convention: ``ddof=0`` by default; PyTorch's default is 1)."""
+    tensor_args("var", x=x)
+    return _reduce(Var, "var", _float(x), axis, keepdims, ddof)
+
+
+def std(x, axis=None, ddof=0, keepdims=False):
+    """Standard deviation: ``sqrt(var(x, axis, ddof))`` (its gradient is
+    infinite where the variance is 0)."""
+    return sqrt(var(x, axis, ddof, keepdims))
+
+
+def max(x, axis=None, keepdims=False):
+    """Maximum over ``axis``; ties share the gradient evenly."""
+    tensor_args("max", x=x)
+    _check_nonempty(x, axis, "max")
+    return _reduce(Max, "max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    """Minimum over ``axis``; ties share the gradient evenly."""
+    tensor_args("min", x=x)
+    _check_nonempty(x, axis, "min")
+    return _reduce(Min, "min", x, axis, keepdims)
+
+
+def _check_nonempty(x, axis, name):
+    axes = normalize_axes(axis, x.ndim, name)
+    if builtins.any(x.shape[a] == 0 for a in axes) or (x.ndim == 0 and x.size == 0):
+        raise ShapeError(f"{name}: cannot reduce over an empty axis (shape {x.shape}, "
+                         f"axis={axis})")
+
+
+def prod(x, axis=None, keepdims=False):
+    """Product over ``axis``."""
+    return _reduce(Prod, "prod", x, axis, keepdims)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log Σ exp(x) over ``axis``, computed without overflow."""
+    tensor_args("logsumexp", x=x)
+    return _reduce(LogSumExp, "logsumexp", _float(x), axis, keepdims)
+
+
+def _index_reduction(x, axis, keepdims, name):
+    tensor_args(name, x=x)
+    xp = get_array_module(x.data)
+    _check_nonempty(x, axis, name)
+    if axis is None:
+        idx = getattr(xp, name)(x.data)
+        if keepdims:
+            idx = idx.reshape((1,) * x.ndim)
+        return const(xp.asarray(idx))
+    ax = normalize_axes(axis, x.ndim, name)
+    if len(ax) != 1:
+        raise ShapeError(f"{name}: axis must be a single int or None, got {axis!r}")
+    return const(xp.asarray(getattr(xp, name)(x.data, axis=ax[0], keepdims=keepdims)))
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index of the maximum (flattened when ``axis`` is None). Not differentiable."""
+    return _index_reduction(x, axis, keepdims, "argmax")
+
+
+def argmin(x, axis=None, keepdims=False):
+    """Index of the minimum (flattened when ``axis`` is None). Not differentiable."""
+    return _index_reduction(x, axis, keepdims, "argmin")
+
+
+def any(x, axis=None, keepdims=False):
+    tensor_args("any", x=x)
+    axes = normalize_axes(axis, x.ndim, "any")
+    return const(get_array_module(x.data).any(x.data, axis=axes, keepdims=keepdims))
+
+
+def all(x, axis=None, keepdims=False):
+    tensor_args("all", x=x)
+    axes = normalize_axes(axis, x.ndim, "all")
+    return const(get_array_module(x.data).all(x.data, axis=axes, keepdims=keepdims))
+
