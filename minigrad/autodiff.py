@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import operator
 import threading
 import traceback
 import weakref
@@ -41,7 +42,7 @@ from . import backend as _backend
 from .backend import get_array_module
 from .errors import (AnomalyError, BackendError, GradientError,
                      MinigradError, ShapeError)
-from .tensor import Tensor
+from .tensor import Tensor, _wrap
 
 # ==========================================================================
 # Global state: grad mode, anomaly mode, forward-mode levels
@@ -54,6 +55,7 @@ class _State(threading.local):
         self.anomaly = False
         self.fw_levels = []        # active forward-mode levels, outermost first
         self.fw_hidden = set()     # levels whose tangents are being computed
+        self.in_vjp = None         # the node whose vjp runs (for anomaly messages)
 
 
 _state = _State()
@@ -329,6 +331,9 @@ class Op:
         return f"<{type(self).__name__} node '{self.name}'>"
 
 
+_data_of = operator.attrgetter("data")
+
+
 def _shapes(inputs):
     return ", ".join(str(tuple(t.shape)) for t in inputs)
 
@@ -362,11 +367,14 @@ def apply(op: Op, *inputs: Tensor) -> Tensor:
        output's tangent with ``op.jvp`` right away.
     """
     state = _state
-    arrays = [t.data for t in inputs]
+    arrays = list(map(_data_of, inputs))
     if _backend._cupy is not None and len(arrays) > 1:
         _check_one_backend(op, inputs, arrays)
-    levels = _forward_levels(inputs) if state.fw_levels else None
-    pristine = copy.copy(op) if levels is not None and len(levels) > 1 else None
+    levels = pristine = None
+    if state.fw_levels:
+        levels = _forward_levels(inputs)
+        if levels is not None and len(levels) > 1:
+            pristine = copy.copy(op)   # nested levels re-run the op (see below)
 
     # -- 1. forward -------------------------------------------------------------
     try:
@@ -375,7 +383,7 @@ def apply(op: Op, *inputs: Tensor) -> Tensor:
         raise
     except (ValueError, IndexError) as exc:
         raise ShapeError(f"{op.name}: {exc} (input shapes: {_shapes(inputs)})") from None
-    out = Tensor._make(out_data)
+    out = _wrap(out_data)
     out_data = out.data
     if out_data.dtype.kind != "f":   # integer / boolean results have no derivative
         return out
@@ -401,8 +409,8 @@ def apply(op: Op, *inputs: Tensor) -> Tensor:
             op._out_data = out_data
         out._node = op
         out.requires_grad = True
-        if _state.anomaly:
-            op._trace = "".join(traceback.format_stack(limit=12)[:-2])
+        if state.anomaly:
+            op._trace = _user_stack()
 
     # -- 3. forward mode --------------------------------------------------------
     if levels is not None:
@@ -461,13 +469,27 @@ def _check_one_backend(op, inputs, arrays):
             return
 
 
+def _user_stack():
+    """The innermost frames of the call stack that are outside minigrad."""
+    import os
+    pkg = os.path.dirname(os.path.abspath(__file__))
+    frames = [f for f in traceback.extract_stack()[:-1]
+              if not os.path.abspath(f.filename).startswith(pkg)]
+    return "".join(traceback.format_list(frames[-4:]))
+
+
 def _check_finite(array, what, op):
     if array.dtype.kind not in "fc" or array.size == 0:
         return
     xp = get_array_module(array)
     if not bool(xp.isfinite(array).all()):
         kind = "NaN" if bool(xp.isnan(array).any()) else "Inf"
-        where = op._trace or "".join(traceback.format_stack(limit=12)[:-3])
+        if _state.in_vjp is not None and what.startswith("the forward value"):
+            node = _state.in_vjp
+            what = (f"the gradient computed by the vjp of '{node.name}' (in its "
+                    f"'{op.name}' step)")
+            op = node
+        where = op._trace or _user_stack()
         raise AnomalyError(
             f"{what} contains {kind} (shape {tuple(array.shape)}). "
             f"The op was called here:\n{where}")
@@ -571,7 +593,14 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph,
             else:
                 needs = [e is not None and id(e) in needed for e in edges]
             n._needs = needs
-            in_grads = n.vjp(g)
+            if anomaly:
+                _state.in_vjp = n
+                try:
+                    in_grads = n.vjp(g)
+                finally:
+                    _state.in_vjp = None
+            else:
+                in_grads = n.vjp(g)
             if in_grads.__class__ is not tuple:
                 in_grads = (in_grads,)
             if len(in_grads) != len(edges):

@@ -14,6 +14,7 @@ the same inputs and compares values and gradients.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -341,7 +342,9 @@ def torch_check_sample(info, sample, raise_on_failure=True):
         return None
     m_args, m_kwargs, diff = info.minigrad_args(sample)
     t_args, t_kwargs = info.torch_args(sample)
-    return compare_prepared(
-        lambda *a: info.fn(*a, **m_kwargs), lambda *a: info.torch_fn(*a, **t_kwargs),
-        m_args, t_args, diff, info.torch_atol, info.torch_rtol, 0, raise_on_failure,
-        f"{info.name} [{sample.desc}]" if sample.desc else info.name)
+    with warnings.catch_warnings():   # torch's own performance notes
+        warnings.simplefilter("ignore")
+        return compare_prepared(
+            lambda *a: info.fn(*a, **m_kwargs), lambda *a: info.torch_fn(*a, **t_kwargs),
+            m_args, t_args, diff, info.torch_atol, info.torch_rtol, 0, raise_on_failure,
+            f"{info.name} [{sample.desc}]" if sample.desc else info.name)

@@ -43,7 +43,10 @@ def _as_array(data, dtype=None, backend=None):
     if isinstance(data, np.generic):
         arr = np.asarray(data)
     else:
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError:
+            arr = np.empty(0, dtype=object)   # ragged nested lists
         if arr.dtype == object:
             raise DTypeError(
                 f"tensor: cannot make a tensor from {type(data).__name__} data "
@@ -83,21 +86,10 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _make(cls, data):
+    @staticmethod
+    def _make(data):
         """Fast internal constructor: wrap an array (no checks, no copy)."""
-        t = object.__new__(cls)
-        if not (type(data) is np.ndarray or (_backend._cupy is not None
-                                             and type(data) is _backend._cupy.ndarray)):
-            data = _backend.get_array_module(data).asarray(data)
-        t.data = data
-        t.requires_grad = False
-        t.grad = None
-        t._node = None
-        t._version = 0
-        t._tangents = None
-        t._hooks = None
-        return t
+        return _wrap(data)
 
     # -- properties ------------------------------------------------------------
     @property
@@ -350,42 +342,42 @@ class Tensor:
 
     # -- arithmetic operators ------------------------------------------------
     def __add__(self, other):
-        if other is _ad.ZERO:
+        if other is _ZERO:
             return NotImplemented
         return _F.add(self, other)
 
     def __radd__(self, other):
-        if other is _ad.ZERO:
+        if other is _ZERO:
             return NotImplemented
         return _F.add(other, self)
 
     def __sub__(self, other):
-        if other is _ad.ZERO:
+        if other is _ZERO:
             return NotImplemented
         return _F.sub(self, other)
 
     def __rsub__(self, other):
-        if other is _ad.ZERO:
+        if other is _ZERO:
             return NotImplemented
         return _F.sub(other, self)
 
     def __mul__(self, other):
-        if other is _ad.ZERO:
+        if other is _ZERO:
             return NotImplemented
         return _F.mul(self, other)
 
     def __rmul__(self, other):
-        if other is _ad.ZERO:
+        if other is _ZERO:
             return NotImplemented
         return _F.mul(other, self)
 
     def __truediv__(self, other):
-        if other is _ad.ZERO:
+        if other is _ZERO:
             return NotImplemented
         return _F.div(self, other)
 
     def __rtruediv__(self, other):
-        if other is _ad.ZERO:
+        if other is _ZERO:
             return NotImplemented
         return _F.div(other, self)
 
@@ -396,7 +388,7 @@ class Tensor:
         return _F.pow(other, self)
 
     def __matmul__(self, other):
-        if other is _ad.ZERO:
+        if other is _ZERO:
             return NotImplemented
         return _F.matmul(self, other)
 
@@ -585,7 +577,28 @@ class Tensor:
         return _F.matmul(self, other)
 
 
+def _wrap(data):
+    """A new Tensor around ``data`` (an array, or a NumPy scalar that an op
+    returned for a 0-d result), without copying or checking."""
+    if type(data) is not np.ndarray and not (
+            _backend._cupy is not None and type(data) is _backend._cupy.ndarray):
+        data = _backend.get_array_module(data).asarray(data)
+    t = _new_tensor(Tensor)
+    t.data = data
+    t.requires_grad = False
+    t.grad = None
+    t._node = None
+    t._version = 0
+    t._tangents = None
+    t._hooks = None
+    return t
+
+
+_new_tensor = object.__new__
+
 # Imported last: both modules use Tensor at call time (a deliberate cycle).
 from . import autodiff as _ad  # noqa: E402
 from . import ops as _F  # noqa: E402
+
+_ZERO = _ad.ZERO
 

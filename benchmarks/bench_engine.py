@@ -1,0 +1,250 @@
+"""Engine benchmarks, measured side by side in one run on the CPU.
+
+1. One training step (forward + backward + SGD update) of an MLP
+   784-1000-1000-10 with ReLU and cross-entropy, batch 128, float32:
+   minigrad vs PyTorch (same number of threads) vs the same step written by
+   hand in NumPy (the floor: the matmuls and elementwise work any
+   implementation must do).
+2. Per-op overhead on tiny tensors: a chain of 200 additions on shape (4,),
+   without graph, with graph, and with graph plus backward: minigrad vs PyTorch.
+
+The implementations run interleaved (round-robin, several rounds), so a
+change in machine load affects all of them alike; each figure is the median
+over rounds, and each ratio is the median of the per-round ratios.
+
+    python benchmarks/bench_engine.py [--rounds 15] [--threads N]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+import minigrad as mg
+
+SIZES = (784, 1000, 1000, 10)
+BATCH = 128
+LR = 0.01
+
+
+def make_problem(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
+    y = rng.integers(0, SIZES[-1], BATCH)
+    ws = [(rng.standard_normal((o, i)) * np.sqrt(2.0 / i)).astype(np.float32)
+          for i, o in zip(SIZES[:-1], SIZES[1:])]
+    bs = [np.zeros(o, np.float32) for o in SIZES[1:]]
+    return x, y, ws, bs
+
+
+# --------------------------------------------------------------------------
+# the three implementations of one training step
+# --------------------------------------------------------------------------
+
+
+def numpy_step_factory(x, y, ws, bs):
+    ws = [w.copy() for w in ws]
+    bs = [b.copy() for b in bs]
+    rows = np.arange(len(y))
+
+    def step():
+        acts, pre = [x], []
+        h = x
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            z = h @ w.T
+            z += b
+            pre.append(z)
+            h = np.maximum(z, 0) if i < len(ws) - 1 else z
+            acts.append(h)
+        m = h.max(axis=1, keepdims=True)
+        e = np.exp(h - m)
+        p = e / e.sum(axis=1, keepdims=True)
+        loss = -np.log(p[rows, y]).mean()
+        g = p
+        g[rows, y] -= 1
+        g /= len(y)
+        for i in range(len(ws) - 1, -1, -1):
+            gw = g.T @ acts[i]
+            gb = g.sum(axis=0)
+            if i > 0:
+                g = (g @ ws[i]) * (pre[i - 1] > 0)
+            ws[i] -= LR * gw
+            bs[i] -= LR * gb
+        return float(loss)
+
+    return step
+
+
+def minigrad_step_factory(x, y, ws, bs):
+    params = []
+    for w, b in zip(ws, bs):
+        params += [mg.Tensor(w.copy(), requires_grad=True),
+                   mg.Tensor(b.copy(), requires_grad=True)]
+    xt = mg.Tensor(x)
+
+    def step():
+        h = xt
+        for i in range(0, len(params), 2):
+            h = mg.linear(h, params[i], params[i + 1])
+            if i < len(params) - 2:
+                h = mg.relu(h)
+        loss = mg.cross_entropy(h, y)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with mg.no_grad():
+            for p in params:
+                p.data -= LR * p.grad.data
+        return loss.item()
+
+    return step
+
+
+def torch_step_factory(x, y, ws, bs):
+    import torch
+
+    params = []
+    for w, b in zip(ws, bs):
+        params += [torch.tensor(w.copy(), requires_grad=True),
+                   torch.tensor(b.copy(), requires_grad=True)]
+    xt, yt = torch.tensor(x), torch.tensor(y)
+
+    def step():
+        h = xt
+        for i in range(0, len(params), 2):
+            h = torch.nn.functional.linear(h, params[i], params[i + 1])
+            if i < len(params) - 2:
+                h = torch.relu(h)
+        loss = torch.nn.functional.cross_entropy(h, yt)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LR * p.grad
+        return loss.item()
+
+    return step
+
+
+# --------------------------------------------------------------------------
+# tiny-op overhead
+# --------------------------------------------------------------------------
+
+
+def chain_factories(n_ops=200):
+    import torch
+
+    def make(lib, requires_grad, with_backward):
+        if lib == "minigrad":
+            x = mg.randn(4, requires_grad=requires_grad)
+            y = mg.randn(4)
+        else:
+            x = torch.randn(4, requires_grad=requires_grad)
+            y = torch.randn(4)
+
+        def run():
+            z = x
+            for _ in range(n_ops):
+                z = z + y
+            if with_backward:
+                z.sum().backward()
+        return run
+
+    cases = {}
+    for label, rg, bw in (("forward, no graph", False, False),
+                          ("forward, recording graph", True, False),
+                          ("forward + backward", True, True)):
+        cases[label] = {lib: make(lib, rg, bw) for lib in ("minigrad", "torch")}
+    return cases
+
+
+def time_call(fn, reps):
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
+
+
+def interleaved(fns, rounds, reps, pause=0.25):
+    """{name: [seconds per call, one per round]}; the functions take turns.
+
+    NumPy's OpenBLAS threads keep spinning for about 0.1 s after their work
+    is done (and PyTorch's OpenMP threads for a while too); without a pause,
+    whichever library runs next competes with them for the cores and looks
+    up to 1.7x slower than it is."""
+    for fn in fns.values():   # warm-up
+        fn()
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            time.sleep(pause)   # let the other library's idle threads stop spinning
+            times[name].append(time_call(fn, reps))
+    return times
+
+
+def ratio(times, a, b):
+    return statistics.median(x / y for x, y in zip(times[a], times[b]))
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(f"machine: {machine()}")
+    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} "
+          f"threads), minigrad {mg.__version__}; {args.rounds} interleaved rounds")
+
+    x, y, ws, bs = make_problem()
+    steps = {"numpy floor": numpy_step_factory(x, y, ws, bs),
+             "minigrad": minigrad_step_factory(x, y, ws, bs),
+             "torch": torch_step_factory(x, y, ws, bs)}
+    losses = {k: [f() for _ in range(3)] for k, f in steps.items()}
+    for k, v in losses.items():   # the three must compute the same thing
+        assert np.allclose(v, losses["numpy floor"], rtol=1e-4), (k, v, losses)
+
+    print(f"\n1. MLP {'-'.join(map(str, SIZES))} train step, batch {BATCH}, float32 "
+          f"(losses agree: {losses['minigrad'][-1]:.5f})")
+    t = interleaved(steps, args.rounds, reps=5)
+    for name in steps:
+        print(f"   {name:<12} {statistics.median(t[name]) * 1e3:8.2f} ms")
+    print(f"   minigrad / numpy floor = {ratio(t, 'minigrad', 'numpy floor'):.3f}   "
+          "(target <= 1.10)")
+    print(f"   minigrad / torch       = {ratio(t, 'minigrad', 'torch'):.3f}   "
+          "(target <= 1.10)")
+    print(f"   torch / numpy floor    = {ratio(t, 'torch', 'numpy floor'):.3f}")
+
+    print("\n2. tiny-op overhead: 200 chained additions on shape (4,)")
+    for label, fns in chain_factories().items():
+        t = interleaved(fns, args.rounds, reps=20, pause=0.01)
+        per_op = {k: statistics.median(v) / 200 * 1e6 for k, v in t.items()}
+        print(f"   {label:<26} minigrad {per_op['minigrad']:6.2f} us/op   torch "
+              f"{per_op['torch']:6.2f} us/op   ratio {ratio(t, 'minigrad', 'torch'):.2f}")
+    print("   (target: minigrad no slower than torch eager, ratio <= 1.0)")
+
+
+if __name__ == "__main__":
+    main()

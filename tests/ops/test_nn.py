@@ -1,0 +1,105 @@
+"""Neural-network functions: loss conventions, dropout statistics, batch norm
+running statistics, bad labels."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.errors import ArgumentError, DTypeError, ShapeError
+from tests.conftest import assert_close
+
+
+def leaf(a):
+    return mg.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+
+
+def test_cross_entropy_gradient_is_softmax_minus_onehot(rng):
+    logits = leaf(rng.standard_normal((4, 3)))
+    y = np.array([0, 2, 1, 2])
+    mg.cross_entropy(logits, y).backward()
+    p = np.exp(logits.numpy()) / np.exp(logits.numpy()).sum(1, keepdims=True)
+    onehot = np.eye(3)[y]
+    assert_close(logits.grad, (p - onehot) / 4)
+
+
+def test_cross_entropy_rejects_bad_labels():
+    logits = mg.ones(3, 4)
+    with pytest.raises(ArgumentError, match=r"class index 7, outside \[0, 4\)"):
+        mg.cross_entropy(logits, np.array([0, 7, 1]))
+    with pytest.raises(ShapeError, match=r"target has shape \(2,\).*needs a target of shape \(3,\)"):
+        mg.cross_entropy(logits, np.array([0, 1]))
+    with pytest.raises(ShapeError, match="probability targets"):
+        mg.cross_entropy(logits, np.ones((3, 3)))
+    with pytest.raises(ArgumentError, match="reduction"):
+        mg.cross_entropy(logits, np.array([0, 1, 2]), reduction="avg")
+    with pytest.raises(DTypeError, match="integer class indices"):
+        mg.nll_loss(logits, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(DTypeError, match="floating-point"):
+        mg.cross_entropy(mg.tensor([[1, 2]]), np.array([0]))
+
+
+def test_mse_refuses_to_broadcast():
+    with pytest.raises(ShapeError, match=r"mse_loss: input shape \(3, 1\).*\(3,\)"):
+        mg.mse_loss(mg.ones(3, 1), mg.ones(3))
+
+
+def test_bce_with_logits_at_zero_logit_has_the_right_gradient():
+    x = leaf([0.0, 0.0])
+    mg.bce_with_logits(x, mg.tensor([1.0, 0.0], dtype=np.float64), reduction="sum").backward()
+    assert_close(x.grad, [-0.5, 0.5])
+
+
+def test_dropout_is_seeded_scaled_and_off_in_eval():
+    x = mg.ones(10_000, dtype=np.float64)
+    g1, g2 = np.random.default_rng(3), np.random.default_rng(3)
+    a = mg.dropout(x, 0.3, generator=g1).numpy()
+    b = mg.dropout(x, 0.3, generator=g2).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) <= {0.0, 1 / 0.7}
+    assert abs((a == 0).mean() - 0.3) < 0.02          # binomial sd ~ 0.005
+    assert abs(a.mean() - 1.0) < 0.03                 # expectation preserved
+    assert mg.dropout(x, 0.3, training=False) is x
+    with pytest.raises(ArgumentError, match=r"p must be in \[0, 1\]"):
+        mg.dropout(x, 1.5)
+
+
+def test_batch_norm_updates_running_statistics_like_torch(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((8, 3, 2, 2))
+    rm, rv = mg.zeros(3, dtype=np.float64), mg.ones(3, dtype=np.float64)
+    trm, trv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+    for _ in range(3):
+        mg.batch_norm(mg.tensor(x), rm, rv, training=True, momentum=0.2)
+        torch.nn.functional.batch_norm(torch.tensor(x), trm, trv, training=True, momentum=0.2)
+    assert_close(rm, trm.numpy())
+    assert_close(rv, trv.numpy())
+    out = mg.batch_norm(mg.tensor(x), rm, rv, training=False)
+    ref = torch.nn.functional.batch_norm(torch.tensor(x), trm, trv, training=False)
+    assert_close(out, ref.numpy())
+
+
+def test_batch_norm_errors():
+    with pytest.raises(ShapeError, match="more than one value per channel"):
+        mg.batch_norm(mg.ones(1, 3), training=True)
+    with pytest.raises(ArgumentError, match="running_mean and running_var"):
+        mg.batch_norm(mg.ones(2, 3), training=False)
+    with pytest.raises(ShapeError, match=r"weight must have shape \(3,\)"):
+        mg.batch_norm(mg.ones(2, 3), weight=mg.ones(4))
+
+
+def test_layer_norm_errors():
+    with pytest.raises(ShapeError, match=r"normalized_shape \(4,\).*\(2, 3\)"):
+        mg.layer_norm(mg.ones(2, 3), 4)
+
+
+def test_linear_errors():
+    with pytest.raises(ShapeError, match=r"linear: input of shape \(2, 3\).*\(4, 5\)"):
+        mg.linear(mg.ones(2, 3), mg.ones(4, 5))
+    with pytest.raises(ShapeError, match="bias"):
+        mg.linear(mg.ones(2, 3), mg.ones(4, 3), mg.ones(3))
+
+
+def test_softmax_rows_sum_to_one_and_are_stable():
+    x = mg.tensor([[1000.0, 1000.0, -1000.0]], dtype=np.float64)
+    p = mg.softmax(x, axis=1)
+    assert_close(p, [[0.5, 0.5, 0.0]])
+    assert_close(mg.log_softmax(x, axis=1)[0, :2], [-np.log(2)] * 2)

@@ -1,0 +1,482 @@
+"""Reverse mode: graph walking, accumulation, freeing, higher order, hooks,
+grad mode, anomaly detection."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.errors import AnomalyError, GradientError, ShapeError
+from tests.conftest import assert_close
+
+
+def leaf(data, **kw):
+    return mg.tensor(np.asarray(data, dtype=np.float64), requires_grad=True, **kw)
+
+
+# --------------------------------------------------------------------------
+# the walk
+# --------------------------------------------------------------------------
+
+
+def test_a_10000_op_chain_backpropagates_without_recursion():
+    x = leaf([1.0, 2.0])
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.sum().backward()
+    assert_close(x.grad, np.full(2, 1.0001 ** 10_000), rtol=1e-9)
+
+
+def test_a_deep_chain_can_be_freed_without_recursion():
+    x = leaf([1.0])
+    y = x
+    for _ in range(50_000):
+        y = y + 1.0
+    del y
+    gc.collect()
+
+
+def test_diamond_graph_accumulates_both_paths():
+    x = leaf([3.0])
+    a = x * 2      # da/dx = 2
+    b = x * x      # db/dx = 2x = 6
+    (a + b).sum().backward()
+    assert_close(x.grad, [8.0])
+
+
+def test_shared_subexpression_is_differentiated_once():
+    x = leaf([1.5, -0.5])
+    h = mg.tanh(x)
+    y = (h * h + h).sum()
+    y.backward()
+    t = np.tanh(np.array([1.5, -0.5]))
+    assert_close(x.grad, (2 * t + 1) * (1 - t ** 2))
+
+
+def test_gradients_accumulate_across_backward_calls():
+    x = leaf([1.0, 2.0])
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    assert_close(x.grad, [3 + 2, 3 + 4])
+
+
+def test_leaves_never_share_a_gradient_array():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    c = leaf([[1.0, 2.0], [3.0, 4.0]])
+    (mg.concatenate([a, b]) + c.reshape(-1)).sum().backward()
+    arrays = [a.grad.data, b.grad.data, c.grad.data]
+    for i in range(3):
+        assert arrays[i].flags.writeable
+        for j in range(i + 1, 3):
+            assert not np.shares_memory(arrays[i], arrays[j])
+    a.grad.mul_(0)          # an in-place update of one gradient ...
+    assert_close(b.grad, [1.0, 1.0])   # ... leaves the others alone
+    assert_close(c.grad, np.ones((2, 2)))
+
+
+def test_the_callers_gradient_is_not_stored_in_grad():
+    x = leaf([1.0, 2.0])
+    seed = mg.tensor([5.0, 6.0], dtype=np.float64)
+    (x + 0).backward(seed)
+    seed.data[0] = 100.0
+    assert_close(x.grad, [5.0, 6.0])
+
+
+# --------------------------------------------------------------------------
+# freeing the graph
+# --------------------------------------------------------------------------
+
+
+def test_second_backward_through_a_freed_graph_raises_a_clear_error():
+    x = leaf([1.0, 2.0])
+    y = (mg.exp(x) * x).sum()
+    y.backward()
+    with pytest.raises(GradientError, match="second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = leaf([1.0, 2.0])
+    y = (mg.exp(x) * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    y.backward()
+    assert_close(x.grad, 2 * first)
+
+
+def test_backward_frees_saved_arrays():
+    x = leaf(np.ones(1000))
+    y = mg.exp(x)                  # exp saves its output for the vjp
+    z = y.sum()
+    saved = weakref.ref(y.data)
+    del y
+    gc.collect()
+    assert saved() is not None     # kept alive by the graph ...
+    z.backward()
+    gc.collect()
+    assert saved() is None         # ... and released by backward
+
+
+# --------------------------------------------------------------------------
+# seeds and outputs
+# --------------------------------------------------------------------------
+
+
+def test_backward_on_a_non_scalar_needs_a_gradient():
+    x = leaf([1.0, 2.0, 3.0])
+    with pytest.raises(GradientError, match=r"scalar output.*shape \(3,\)"):
+        (x * 2).backward()
+
+
+def test_backward_with_an_explicit_gradient():
+    x = leaf([1.0, 2.0, 3.0])
+    (x * x).backward(mg.tensor([1.0, 0.0, 2.0], dtype=np.float64))
+    assert_close(x.grad, [2.0, 0.0, 12.0])
+
+
+def test_gradient_of_the_wrong_shape_is_rejected():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(ShapeError, match=r"\(3,\).*\(2,\)"):
+        (x * 2).backward(mg.ones(3, dtype=np.float64))
+
+
+def test_backward_on_a_tensor_without_graph_raises():
+    x = mg.tensor([1.0, 2.0])
+    with pytest.raises(GradientError, match="does not require grad"):
+        (x * 2).sum().backward()
+
+
+def test_requires_grad_on_integers_is_rejected():
+    with pytest.raises(mg.DTypeError, match="floating-point.*int64"):
+        mg.tensor([1, 2, 3], requires_grad=True)
+    x = mg.tensor([1, 2])
+    with pytest.raises(mg.DTypeError):
+        x.requires_grad_()
+
+
+def test_integer_results_are_not_differentiable():
+    x = leaf([1.5, 2.5])
+    i = x.astype(np.int64)
+    assert not i.requires_grad and i.grad_fn is None
+    assert not (x > 2).requires_grad
+    assert not mg.argmax(x).requires_grad
+
+
+# --------------------------------------------------------------------------
+# grad(): gradients of chosen inputs, pruning, allow_unused
+# --------------------------------------------------------------------------
+
+
+def test_grad_returns_gradients_without_touching_dot_grad():
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (gx,) = mg.grad((x * w).sum(), [x])
+    assert_close(gx, [3.0, 4.0])
+    assert x.grad is None and w.grad is None
+
+
+def test_grad_only_differentiates_what_leads_to_the_inputs():
+    calls = []
+
+    class Spy(mg.Op):
+        name = "spy"
+        saves_inputs = False
+
+        def forward(self, x):
+            return x * 1
+
+        def vjp(self, g):
+            calls.append(1)
+            return g
+
+        def jvp(self, dx):
+            return dx
+
+    x, w = leaf([1.0]), leaf([2.0])
+    y = (mg.apply(Spy(), w) + x).sum()
+    mg.grad(y, [x])
+    assert calls == []           # the branch to w was not needed
+
+
+def test_grad_with_an_unused_input():
+    x, z = leaf([1.0]), leaf([2.0])
+    with pytest.raises(GradientError, match="not reachable"):
+        mg.grad((x * 2).sum(), [x, z])
+    gx, gz = mg.grad((x * 2).sum(), [x, z], allow_unused=True)
+    assert gz is None
+    assert_close(gx, [2.0])
+
+
+def test_grad_of_an_intermediate_tensor():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    y = (h * h).sum()
+    (gh,) = mg.grad(y, [h])
+    assert_close(gh, 2 * np.array([3.0, 6.0]))
+
+
+def test_backward_inputs_restricts_which_leaves_get_gradients():
+    x, w = leaf([1.0]), leaf([2.0])
+    (x * w).sum().backward(inputs=[w])
+    assert x.grad is None
+    assert_close(w.grad, [1.0])
+
+
+def test_needs_input_grad_skips_unneeded_matmul_gradients():
+    a = mg.tensor(np.ones((2, 3)))                 # a constant input
+    w = leaf(np.ones((3, 4)))
+    y = (a @ w).sum()
+    node = y._node._edges[0]
+    y.backward(retain_graph=True)
+    assert node._needs == [False, True]
+
+
+# --------------------------------------------------------------------------
+# higher order: create_graph
+# --------------------------------------------------------------------------
+
+
+def test_second_derivative_of_a_scalar_function():
+    x = leaf([0.3, -1.2, 2.0])
+    (g,) = mg.grad((x ** 3).sum(), [x], create_graph=True)
+    (h,) = mg.grad(g.sum(), [x])
+    assert_close(g, 3 * x.numpy() ** 2)
+    assert_close(h, 6 * x.numpy())
+
+
+def _tanh_mlp_loss(params, x, y):
+    w1, b1, w2, b2 = params
+    h = mg.tanh(x @ w1 + b1)
+    out = h @ w2 + b2
+    return ((out - y) ** 2).mean()
+
+
+def test_second_derivatives_of_a_tanh_mlp_match_finite_differences_of_the_gradient(rng):
+    x = mg.tensor(rng.standard_normal((5, 3)))
+    y = mg.tensor(rng.standard_normal((5, 2)))
+    params = [leaf(rng.standard_normal(s) * 0.7) for s in ((3, 4), (4,), (4, 2), (2,))]
+    v = [rng.standard_normal(p.shape) for p in params]
+
+    def grad_fn(ps):
+        return mg.grad(_tanh_mlp_loss(ps, x, y), ps, create_graph=True)
+
+    # Hessian-vector product by reverse over reverse ...
+    grads = grad_fn(params)
+    dot = sum((g * mg.tensor(vi)).sum() for g, vi in zip(grads, v))
+    hvp = mg.grad(dot, params)
+    # ... against central differences of the gradient along v
+    eps = 1e-6
+
+    def shifted(sign):
+        ps = [leaf(p.numpy() + sign * eps * vi) for p, vi in zip(params, v)]
+        return [g.numpy() for g in grad_fn(ps)]
+
+    plus, minus = shifted(+1), shifted(-1)
+    for h, gp, gm in zip(hvp, plus, minus):
+        assert_close(h, (gp - gm) / (2 * eps), atol=1e-7, rtol=1e-5)
+
+
+def test_backward_with_create_graph_gives_differentiable_grad():
+    x = leaf([2.0])
+    y = (x ** 4).sum()
+    y.backward(create_graph=True)
+    assert x.grad.requires_grad
+    (gg,) = mg.grad(x.grad.sum(), [x])
+    assert_close(gg, [12 * 4.0])
+
+
+def test_third_derivative():
+    x = leaf([0.7])
+    g1, = mg.grad(mg.sin(x).sum(), [x], create_graph=True)
+    g2, = mg.grad(g1.sum(), [x], create_graph=True)
+    g3, = mg.grad(g2.sum(), [x])
+    assert_close(g3, -np.cos([0.7]))
+
+
+# --------------------------------------------------------------------------
+# retain_grad, hooks, detach
+# --------------------------------------------------------------------------
+
+
+def test_retain_grad_keeps_a_non_leaf_gradient():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    h.retain_grad()
+    (h * h).sum().backward()
+    assert_close(h.grad, [6.0, 12.0])
+
+
+def test_non_leaf_grad_is_not_kept_by_default():
+    x = leaf([1.0])
+    h = x * 3
+    (h * h).sum().backward()
+    assert h.grad is None
+
+
+def test_hooks_see_and_replace_gradients():
+    x = leaf([1.0, 2.0])
+    seen = []
+    handle = x.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 10)
+    (x * 2).sum().backward()
+    assert_close(seen[0], [2.0, 2.0])
+    assert_close(x.grad, [20.0, 20.0])
+    handle.remove()
+    x.grad = None
+    (x * 2).sum().backward()
+    assert_close(x.grad, [2.0, 2.0])
+
+
+def test_hook_on_a_non_leaf():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    h.register_hook(lambda g: g * 0)
+    (h * h).sum().backward()
+    assert_close(x.grad, [0.0, 0.0])
+
+
+def test_detach_cuts_the_graph():
+    x = leaf([1.0, 2.0])
+    y = (x * x).detach() * x
+    y.sum().backward()
+    assert_close(x.grad, [1.0, 4.0])
+    assert y.detach().is_leaf and not y.detach().requires_grad
+
+
+# --------------------------------------------------------------------------
+# grad mode
+# --------------------------------------------------------------------------
+
+
+def test_no_grad_records_nothing():
+    x = leaf([1.0])
+    with mg.no_grad():
+        y = x * 2
+        with mg.enable_grad():
+            z = x * 3
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+    assert mg.is_grad_enabled()
+
+
+def test_no_grad_as_a_decorator():
+    @mg.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(leaf([1.0])).requires_grad
+
+
+def test_set_grad_enabled():
+    x = leaf([1.0])
+    with mg.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad
+
+
+# --------------------------------------------------------------------------
+# in-place modification
+# --------------------------------------------------------------------------
+
+
+def test_in_place_update_of_a_leaf_that_requires_grad_needs_no_grad():
+    w = leaf([1.0, 2.0])
+    with pytest.raises(GradientError, match="no_grad"):
+        w.sub_(1.0)
+    with mg.no_grad():
+        w.sub_(1.0)
+    assert_close(w, [0.0, 1.0])
+
+
+def test_modifying_a_saved_tensor_is_detected():
+    x = leaf([1.0, 2.0])
+    a = mg.tensor([3.0, 4.0], dtype=np.float64)
+    y = (a * x).sum()
+    a.add_(1.0)
+    with pytest.raises(GradientError, match="'mul' was modified in place"):
+        y.backward()
+
+
+# --------------------------------------------------------------------------
+# detect_anomaly
+# --------------------------------------------------------------------------
+
+
+def test_detect_anomaly_names_the_forward_op():
+    x = leaf([1.0, -1.0])
+    with mg.detect_anomaly():
+        with pytest.raises(AnomalyError, match="'log'.*NaN"):
+            mg.log(x)
+
+
+def test_detect_anomaly_names_the_op_whose_gradient_is_not_finite():
+    x = leaf([0.0, 1.0])
+    with mg.detect_anomaly():
+        y = mg.sqrt(x).sum()       # forward is fine: sqrt(0) = 0
+        with pytest.raises(AnomalyError, match="(?s)vjp of 'sqrt'.*Inf.*test_autodiff.py"):
+            y.backward()
+
+
+def test_without_detect_anomaly_nan_passes_silently():
+    x = leaf([-1.0])
+    y = mg.log(x)
+    assert np.isnan(y.item())
+
+
+# --------------------------------------------------------------------------
+# custom ops
+# --------------------------------------------------------------------------
+
+
+class Cube(mg.Op):
+    """y = x³ with hand-written rules, as a user would add an op."""
+
+    name = "cube"
+
+    def forward(self, x):
+        return x ** 3
+
+    def vjp(self, g):
+        (x,) = self.inputs
+        return g * 3 * x * x
+
+    def jvp(self, dx):
+        (x,) = self.inputs
+        return dx * 3 * x * x
+
+
+def test_a_user_defined_op_passes_gradcheck():
+    x = mg.tensor(np.array([0.5, -1.5, 2.0]))
+    rep = mg.gradcheck(lambda t: mg.apply(Cube(), t), (x,))
+    assert rep.ok
+
+
+def test_an_op_that_reads_an_unsaved_input_fails_loudly():
+    class Bad(mg.Op):
+        name = "bad"
+        saves_inputs = False
+
+        def forward(self, x):
+            return x * 2
+
+        def vjp(self, g):
+            return g * self.inputs[0]
+
+    x = leaf([1.0])
+    with pytest.raises(GradientError, match="saves_inputs = False"):
+        mg.apply(Bad(), x).sum().backward()
+
+
+def test_a_vjp_returning_too_few_gradients_is_reported():
+    class Bad(mg.Op):
+        name = "bad2"
+
+        def forward(self, a, b):
+            return a + b
+
+        def vjp(self, g):
+            return (g,)
+
+    a, b = leaf([1.0]), leaf([2.0])
+    with pytest.raises(GradientError, match="'bad2' returned 1 gradients for 2 inputs"):
+        mg.apply(Bad(), a, b).sum().backward()

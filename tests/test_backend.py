@@ -1,0 +1,79 @@
+"""Backends, dtype policy and seeding."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import backend as B
+from minigrad.errors import BackendError
+from tests.conftest import assert_close
+
+
+def test_numpy_is_the_default_backend():
+    assert mg.get_backend() == "numpy"
+    assert mg.zeros(2).backend == "numpy"
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(BackendError, match="unknown backend 'tpu'"):
+        mg.set_backend("tpu")
+
+
+@pytest.mark.skipif(B.cupy_available(), reason="only meaningful without CuPy")
+def test_cupy_unavailable_gives_a_clear_error():
+    with pytest.raises(BackendError, match="cupy.*not available.*cuda"):
+        mg.set_backend("cupy")
+    with pytest.raises(BackendError, match="not available"):
+        mg.tensor([1.0]).to("cupy")
+    assert mg.get_backend() == "numpy"
+
+
+def test_get_array_module_ignores_scalars_and_none():
+    assert B.get_array_module(np.ones(2), 3.0, None) is np
+
+
+def test_manual_seed_makes_runs_reproducible():
+    mg.manual_seed(42)
+    a = mg.randn(5).numpy(), mg.dropout(mg.ones(100), 0.5).numpy()
+    mg.manual_seed(42)
+    b = mg.randn(5).numpy(), mg.dropout(mg.ones(100), 0.5).numpy()
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_manual_seed_rejects_bad_seeds():
+    with pytest.raises(mg.ArgumentError):
+        mg.manual_seed(-1)
+
+
+def test_tensors_follow_the_backend(backend):
+    x = mg.tensor([1.0, 2.0], backend=backend, requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    assert x.grad.backend == backend
+    assert_close(x.grad.numpy(), [2.0, 4.0])
+
+
+def test_to_moves_between_backends_differentiably(backend):
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x.to(backend)
+    assert y.backend == backend
+    (y * y).sum().backward()
+    assert x.grad.backend == "numpy"
+    assert_close(x.grad, [2.0, 4.0])
+
+
+@pytest.mark.cupy
+@pytest.mark.skipif(not B.cupy_available(), reason="needs CuPy and a GPU")
+def test_mixing_backends_names_both():
+    a = mg.tensor([1.0])
+    b = mg.tensor([1.0], backend="cupy")
+    with pytest.raises(BackendError, match="add.*numpy, cupy"):
+        a + b
+
+
+@pytest.mark.cupy
+@pytest.mark.skipif(not B.cupy_available(), reason="needs CuPy and a GPU")
+def test_set_backend_cupy_makes_factories_use_the_gpu():
+    mg.set_backend("cupy")
+    assert mg.randn(3).backend == "cupy"
+    assert mg.tensor([1.0]).backend == "cupy"
