@@ -71,9 +71,11 @@ def binary_args(a, b, op: str):
     da, db = a.data.dtype, b.data.dtype
     if da != db:
         dt = result_dtype(da, db)
-        if da != dt:
+        # a boolean operand needs no cast: NumPy computes float · bool in the
+        # float's dtype directly (a mask multiplies without a copy)
+        if da != dt and da != np.bool_:
             a = a.astype(dt)
-        if db != dt:
+        if db != dt and db != np.bool_:
             b = b.astype(dt)
     return a, b
 
