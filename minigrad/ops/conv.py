@@ -136,6 +136,20 @@ def _image_batch(x, op):
     return x, False
 
 
+def _conv_args(op, x, weight, groups, weight_layout):
+    """Checks shared by conv2d and conv_transpose2d."""
+    x, unbatched = _image_batch(x, op)
+    tensor_args(op, weight=weight)
+    if weight.ndim != 4:
+        raise ShapeError(f"{op}: weight must be {weight_layout}, got shape {weight.shape}")
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ArgumentError(f"{op}: groups must be a positive int, got {groups!r}")
+    if x.data.dtype != weight.data.dtype:
+        raise DTypeError(f"{op}: input dtype {x.data.dtype} and weight dtype "
+                         f"{weight.data.dtype} differ")
+    return x, unbatched
+
+
 def _check_output(op, hw, kernel, dilation, padding, stride):
     sizes = tuple(_out_size(n, k, d, p, s)
                   for n, k, d, p, s in zip(hw, kernel, dilation, padding, stride))
@@ -196,13 +210,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     computed as W (C_out, C·kh·kw) @ unfold(x) per group. ``padding`` may be
     an int, a pair, "valid" (0) or "same" (stride 1 only)."""
-    x, unbatched = _image_batch(x, "conv2d")
-    tensor_args("conv2d", weight=weight)
-    if weight.ndim != 4:
-        raise ShapeError(f"conv2d: weight must be (C_out, C_in/groups, kh, kw), got shape "
-                         f"{weight.shape}")
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ArgumentError(f"conv2d: groups must be a positive int, got {groups!r}")
+    x, unbatched = _conv_args("conv2d", x, weight, groups, "(C_out, C_in/groups, kh, kw)")
     n, c, h, w = x.shape
     c_out, c_per_group, kh, kw = weight.shape
     if c != c_per_group * groups:
@@ -227,9 +235,6 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         else:
             padding = before
     p = _pair(padding, "padding", "conv2d", 0)
-    if x.data.dtype != weight.data.dtype:
-        raise DTypeError(f"conv2d: input dtype {x.data.dtype} and weight dtype "
-                         f"{weight.data.dtype} differ")
     ho, wo = _check_output("conv2d", x.shape[2:], (kh, kw), d, p, s)
     cols = apply(Unfold((kh, kw), d, p, s), x)                   # (N, C·kh·kw, L)
     if groups == 1:
@@ -254,13 +259,8 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     Computed as fold(Wᵀ @ x): every input pixel spreads a kernel-sized patch
     into the output. Output size: (H − 1)·s − 2p + d·(k − 1) + output_padding + 1.
     ``output_padding`` must be smaller than the stride."""
-    x, unbatched = _image_batch(x, "conv_transpose2d")
-    tensor_args("conv_transpose2d", weight=weight)
-    if weight.ndim != 4:
-        raise ShapeError(f"conv_transpose2d: weight must be (C_in, C_out/groups, kh, kw), "
-                         f"got shape {weight.shape}")
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ArgumentError(f"conv_transpose2d: groups must be a positive int, got {groups!r}")
+    x, unbatched = _conv_args("conv_transpose2d", x, weight, groups,
+                              "(C_in, C_out/groups, kh, kw)")
     n, c_in, h, w = x.shape
     c_in_w, c_out_per_group, kh, kw = weight.shape
     if c_in != c_in_w:
@@ -276,9 +276,6 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     if op[0] >= s[0] or op[1] >= s[1]:
         raise ArgumentError(f"conv_transpose2d: output_padding {op} must be smaller than "
                             f"the stride {s}")
-    if x.data.dtype != weight.data.dtype:
-        raise DTypeError(f"conv_transpose2d: input dtype {x.data.dtype} and weight dtype "
-                         f"{weight.data.dtype} differ")
     h_out = (h - 1) * s[0] - 2 * p[0] + d[0] * (kh - 1) + op[0] + 1
     w_out = (w - 1) * s[1] - 2 * p[1] + d[1] * (kw - 1) + op[1] + 1
     if h_out < 1 or w_out < 1:
