@@ -10,8 +10,8 @@ import numpy as _np
 
 from .tensor import Tensor  # noqa: I001  (must come first: the others use it)
 from . import autodiff, backend, errors, ops
-from .autodiff import (Op, apply, backward, detect_anomaly, dual_level,
-                       enable_grad, grad, is_anomaly_enabled, is_grad_enabled,
+from .autodiff import (Op, ZERO, apply, backward, detect_anomaly, dual_level,
+                       enable_grad, is_anomaly_enabled, is_grad_enabled,
                        no_grad, set_grad_enabled)
 from .backend import (cupy_available, default_generator, get_backend,
                       get_default_dtype, manual_seed, set_backend,
@@ -24,7 +24,13 @@ from .errors import (AnomalyError, ArgumentError, AxisError, BackendError,
                      MinigradError, ShapeError)
 from .ops import *  # noqa: F401,F403  (every op function at the top level)
 from .ops import __all__ as _ops_all
-from .check import compare_with_torch, gradcheck, GradcheckReport
+from .functional import (functional_call, grad, hessian, hvp, jacobian, jvp,
+                         make_dual, unpack_dual, value_and_grad, vjp)
+from .check import GradcheckReport, check_grads, compare_with_torch, gradcheck
+
+# PyTorch-style reverse mode on explicit tensors: minigrad.autograd.grad(outputs,
+# inputs) and minigrad.autograd.backward(...); minigrad.grad is JAX's transform.
+autograd = autodiff
 
 __version__ = "0.1.0"
 

@@ -1,13 +1,22 @@
-"""Gradient checking: central finite differences, and comparison with PyTorch.
+"""Gradient checking: finite differences, the inner-product identity, and
+comparison with PyTorch.
 
-:func:`gradcheck` compares the Jacobian that reverse mode computes (one
-vjp per output element) with the Jacobian of central differences,
+:func:`gradcheck` compares whole Jacobians, element by element, in float64:
+the one reverse mode computes (one vjp per output element) and the one
+forward mode computes (one jvp per input element) against central
+differences,
 
-    ∂fₒ/∂xₖ ≈ (fₒ(x + ε eₖ) − fₒ(x − ε eₖ)) / 2ε,
+    ∂fₒ/∂xₖ ≈ (fₒ(x + ε eₖ) − fₒ(x − ε eₖ)) / 2ε.
 
-element by element, in float64. An element passes when
-|analytical − numerical| ≤ atol + rtol·|numerical| (PyTorch's criterion).
-The report names the worst element, so a wrong rule is easy to find.
+An element passes when |analytical − numerical| ≤ atol + rtol·|numerical|
+(PyTorch's criterion). The report names the worst element, so a wrong rule
+is easy to find.
+
+:func:`check_grads` is the cheaper, directional check of JAX: for random
+tangents v and cotangents u it compares the jvp J·v with a central
+difference along v, the vjp uᵀJ through ⟨uᵀJ, v⟩ = ⟨u, J·v⟩ (numerical J·v),
+and the two modes with each other (⟨u, J v⟩ = ⟨Jᵀ u, v⟩) -- and at
+``order=2`` it does the same for the derivative functions themselves.
 
 :func:`compare_with_torch` runs a minigrad function and its PyTorch twin on
 the same inputs and compares values and gradients.
@@ -22,38 +31,71 @@ import numpy as np
 from . import autodiff
 from .backend import to_numpy
 from .errors import DTypeError, GradcheckError
+from .functional import jvp, make_dual, vjp
 from .tensor import Tensor
+
+MODES = ("rev", "fwd")
 
 
 @dataclass
-class GradcheckReport:
-    """The outcome of a gradient check.
+class ModeResult:
+    """How the Jacobian of one mode compares with finite differences."""
 
-    ``max_abs_err`` / ``max_rel_err`` are over all checked elements;
-    ``worst`` describes the element furthest outside the tolerance (or the
-    one with the largest error when all pass): input number, element index,
-    output element, analytical and numerical value."""
-
-    name: str
+    mode: str
     ok: bool
     max_abs_err: float
     max_rel_err: float
     worst: dict = field(default_factory=dict)
-    mode: str = "rev"
-    n_checked: int = 0
     problems: list = field(default_factory=list)
+
+
+@dataclass
+class GradcheckReport:
+    """The outcome of a gradient check: one :class:`ModeResult` per mode.
+
+    ``max_abs_err`` / ``max_rel_err`` are over all checked elements and
+    modes; ``worst`` describes the element furthest outside the tolerance
+    (or the one with the largest error when all pass): mode, input number,
+    element index, output element, analytical and numerical value."""
+
+    name: str
+    results: list
+    n_checked: int = 0
+
+    @property
+    def ok(self):
+        return all(r.ok for r in self.results)
+
+    @property
+    def max_abs_err(self):
+        return max((r.max_abs_err for r in self.results), default=0.0)
+
+    @property
+    def max_rel_err(self):
+        return max((r.max_rel_err for r in self.results), default=0.0)
+
+    @property
+    def worst(self):
+        ranked = sorted(self.results, key=lambda r: (r.ok, -r.worst.get("ratio", 0.0)))
+        return ranked[0].worst if ranked else {}
+
+    def mode(self, name):
+        return next(r for r in self.results if r.mode == name)
 
     def __str__(self):
         status = "passed" if self.ok else "FAILED"
-        lines = [f"gradcheck of {self.name} ({self.mode} mode) {status}: "
-                 f"{self.n_checked} Jacobian entries, max abs error {self.max_abs_err:.3e}, "
-                 f"max rel error {self.max_rel_err:.3e}"]
-        if self.worst:
-            w = self.worst
-            lines.append(
-                f"  worst entry: d output[{w['output']}] / d input {w['input']}[{w['index']}]"
-                f": analytical {w['analytical']:.10g}, numerical {w['numerical']:.10g}")
-        lines.extend("  " + p for p in self.problems)
+        modes = ", ".join(r.mode for r in self.results)
+        lines = [f"gradcheck of {self.name} ({modes}) {status}: {self.n_checked} Jacobian "
+                 f"entries, max abs error {self.max_abs_err:.3e}, max rel error "
+                 f"{self.max_rel_err:.3e}"]
+        for r in self.results:
+            if r.worst:
+                w = r.worst
+                lines.append(
+                    f"  {r.mode}: {'ok' if r.ok else 'FAILED'}, worst entry d output[{w['output']}]"
+                    f" / d input {w['input']}[{w['index']}]: analytical "
+                    f"{w['analytical']:.10g}, numerical {w['numerical']:.10g}")
+            lines.extend(f"  {r.mode}: {p}" for p in r.problems)
         return "\n".join(lines)
 
 
@@ -145,12 +187,37 @@ def reverse_jacobian(fn, inputs, diff):
     return blocks
 
 
-def compare_jacobians(name, analytical, numerical, diff, atol, rtol, mode):
-    """Build a :class:`GradcheckReport` from two lists of Jacobian blocks."""
+def forward_jacobian(fn, inputs, diff):
+    """The same blocks computed with forward mode: one jvp per input element
+    (a one-hot tangent on that element, no tangent elsewhere)."""
+    with autodiff.no_grad():
+        n_out = _n_outputs(fn, inputs)
+    blocks = []
+    for i in diff:
+        x = inputs[i]
+        cols = []
+        for k in range(x.size):
+            e = np.zeros(x.size, dtype=x.data.dtype)
+            e[k] = 1.0
+            tangent = Tensor(e.reshape(x.shape), backend=x.backend)
+            with autodiff.no_grad(), autodiff.dual_level() as level:
+                args = list(inputs)
+                args[i] = make_dual(x, tangent, level)
+                outs = _flatten_outputs(fn(*args))
+                col = []
+                for o in outs:
+                    t = o._tangents.get(level) if o._tangents else None
+                    col.append(np.zeros(o.size) if t is None else to_numpy(t.data).reshape(-1))
+            cols.append(np.concatenate(col) if col else np.zeros(0))
+        blocks.append(np.stack(cols, axis=1) if cols else np.zeros((n_out, 0)))
+    return blocks
+
+
+def compare_jacobians(analytical, numerical, diff, atol, rtol, mode):
+    """A :class:`ModeResult` from two lists of Jacobian blocks."""
     max_abs = max_rel = 0.0
-    worst, worst_ratio, problems, n = {}, -1.0, [], 0
+    worst, worst_ratio, problems = {}, -1.0, []
     for i, a, num in zip(diff, analytical, numerical):
-        n += a.size
         if a.size == 0:
             continue
         if not np.all(np.isfinite(num)):
@@ -166,16 +233,19 @@ def compare_jacobians(name, analytical, numerical, diff, atol, rtol, mode):
         o, k = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
         if ratio[o, k] > worst_ratio:
             worst_ratio = float(ratio[o, k])
-            worst = {"input": i, "index": int(k), "output": int(o),
-                     "analytical": float(a[o, k]), "numerical": float(num[o, k])}
+            worst = {"mode": mode, "input": i, "index": int(k), "output": int(o),
+                     "analytical": float(a[o, k]), "numerical": float(num[o, k]),
+                     "ratio": worst_ratio}
     ok = worst_ratio <= 1.0 and not problems
-    return GradcheckReport(name, ok, max_abs, max_rel, worst, mode, n, problems)
+    return ModeResult(mode, ok, max_abs, max_rel, worst, problems)
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, raise_on_failure=True,
-              name=None):
-    """Check the reverse-mode derivatives of ``fn`` at ``inputs`` against
-    central finite differences.
+              name=None, modes=MODES):
+    """Check the derivatives of ``fn`` at ``inputs`` against central finite
+    differences: the whole Jacobian, from reverse mode (``"rev"``: one vjp
+    per output element) and from forward mode (``"fwd"``: one jvp per input
+    element).
 
     ``fn`` takes the inputs and returns a Tensor or a tuple of Tensors.
     Floating-point Tensor inputs (float64 required) are differentiated;
@@ -184,13 +254,143 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, raise_on_failure=True,
     ``raise_on_failure`` is true.
     """
     name = name or getattr(fn, "__name__", "function")
+    modes = (modes,) if isinstance(modes, str) else tuple(modes)
+    for m in modes:
+        if m not in MODES:
+            raise ValueError(f"gradcheck: unknown mode {m!r}; use 'rev' and/or 'fwd'")
     prepared, diff = _prepare_inputs(inputs, "gradcheck")
     numerical = numerical_jacobian(fn, prepared, diff, eps)
-    analytical = reverse_jacobian(fn, prepared, diff)
-    report = compare_jacobians(name, analytical, numerical, diff, atol, rtol, "rev")
+    results = []
+    for m in modes:
+        jac = reverse_jacobian if m == "rev" else forward_jacobian
+        results.append(compare_jacobians(jac(fn, prepared, diff), numerical, diff,
+                                         atol, rtol, m))
+    report = GradcheckReport(name, results, sum(b.size for b in numerical))
     if not report.ok and raise_on_failure:
         raise GradcheckError(str(report))
     return report
+
+
+# ==========================================================================
+# check_grads: directional checks of both modes, to any order
+# ==========================================================================
+
+
+def _dot(a, b):
+    return float(sum(np.vdot(to_numpy(x.data), to_numpy(y.data)) for x, y in zip(a, b)))
+
+
+def _random_like(tensors, rng):
+    return [Tensor(rng.standard_normal(t.shape).astype(t.data.dtype), backend=t.backend)
+            for t in tensors]
+
+
+def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, atol=1e-5, rtol=1e-4,
+                seed=0, name=None, argnums=None, identity_rtol=1e-8):
+    """Check ``f``'s derivatives along random directions, as JAX's check_grads.
+
+    With random tangents v (one per floating-point Tensor argument) and a
+    random cotangent u (one per output):
+
+    * ``"fwd"``: the jvp J·v equals the central difference
+      (f(x + εv) − f(x − εv)) / 2ε;
+    * ``"rev"``: the vjp uᵀJ satisfies ⟨uᵀJ, v⟩ = ⟨u, J·v⟩ with J·v from
+      central differences;
+    * both modes: ⟨u, J v⟩ (forward) = ⟨Jᵀu, v⟩ (reverse), the inner-product
+      identity, to rounding;
+    * ``order=2`` (and higher): the same checks on the derivative functions
+      x, v ↦ J(x)·v (forward over forward and reverse over forward) and
+      x ↦ uᵀJ(x) (forward and reverse over reverse).
+
+    ``argnums`` chooses the arguments to differentiate (default: every
+    floating-point Tensor); they must be float64. ``identity_rtol`` is the
+    relative tolerance of the inner-product identity, which holds to
+    rounding (loosen it only for functions that compute in float32).
+    Raises :class:`GradcheckError` naming the check that failed.
+    """
+    modes = (modes,) if isinstance(modes, str) else tuple(modes)
+    name = name or getattr(f, "__name__", "function")
+    args = tuple(args)
+    if argnums is None:
+        diff = [i for i, a in enumerate(args)
+                if isinstance(a, Tensor) and a.data.dtype.kind == "f"]
+    else:
+        diff = [argnums] if isinstance(argnums, int) else list(argnums)
+    for i in diff:
+        if args[i].data.dtype != np.float64:
+            raise DTypeError(f"check_grads: argument {i} has dtype {args[i].data.dtype}; "
+                             "use float64 so finite differences are meaningful")
+    if not diff:
+        raise DTypeError("check_grads: no floating-point Tensor argument to differentiate")
+    rng = np.random.default_rng(seed)
+
+    def call(*xs):
+        full = list(args)
+        for i, x in zip(diff, xs):
+            full[i] = x
+        return f(*full)
+
+    primals = [args[i].detach() for i in diff]
+    with autodiff.no_grad():
+        outs = _flatten_outputs(call(*primals))
+    v = _random_like(primals, rng)
+    u = _random_like(outs, rng)
+
+    # numerical J·v by central differences
+    def shifted(sign):
+        with autodiff.no_grad():
+            xs = [Tensor(p.data + sign * eps * t.data) for p, t in zip(primals, v)]
+            return [to_numpy(o.data) for o in _flatten_outputs(call(*xs))]
+
+    plus, minus = shifted(+1), shifted(-1)
+    numeric_jv = [(a - b) / (2 * eps) for a, b in zip(plus, minus)]
+
+    def fail(what, detail):
+        raise GradcheckError(f"check_grads of {name} (order {order}): {what} {detail}")
+
+    fwd_jv = rev_ujt = None
+    if "fwd" in modes:
+        _, tangent_out = jvp(lambda *xs: tuple(_flatten_outputs(call(*xs))), tuple(primals),
+                             tuple(v))
+        fwd_jv = [to_numpy(t.data) for t in tangent_out]
+        for k, (a, n) in enumerate(zip(fwd_jv, numeric_jv)):
+            err = np.abs(a - n)
+            if not np.all(err <= atol + rtol * np.abs(n)):
+                j = int(np.argmax(err - rtol * np.abs(n)))
+                fail("forward mode: the jvp differs from central differences",
+                     f"at output {k}[{j}]: jvp {a.reshape(-1)[j]:.10g}, numerical "
+                     f"{n.reshape(-1)[j]:.10g}")
+    if "rev" in modes:
+        _, vjp_fn = vjp(lambda *xs: tuple(_flatten_outputs(call(*xs))), *primals)
+        ujt = vjp_fn(tuple(u))
+        rev_ujt = ujt
+        lhs = _dot(ujt, v)
+        rhs = float(sum(np.vdot(to_numpy(ui.data), n) for ui, n in zip(u, numeric_jv)))
+        if abs(lhs - rhs) > atol * max(1.0, sum(t.size for t in u)) ** 0.5 + rtol * abs(rhs):
+            fail("reverse mode: <vjp(u), v> differs from <u, J v> by central differences:",
+                 f"{lhs:.10g} vs {rhs:.10g}")
+    if fwd_jv is not None and rev_ujt is not None:
+        lhs = float(sum(np.vdot(to_numpy(ui.data), a) for ui, a in zip(u, fwd_jv)))
+        rhs = _dot(rev_ujt, v)
+        if abs(lhs - rhs) > identity_rtol * max(1.0, abs(lhs), abs(rhs)):
+            fail("the inner-product identity <u, J v> = <J^T u, v> fails:",
+                 f"{lhs:.15g} (forward) vs {rhs:.15g} (reverse)")
+
+    if order > 1:
+        n = len(primals)
+        if "fwd" in modes:
+            def jvp_fn(*xs_and_ts):
+                xs, ts = xs_and_ts[:n], xs_and_ts[n:]
+                return jvp(lambda *ys: tuple(_flatten_outputs(call(*ys))), tuple(xs),
+                           tuple(ts))[1]
+            check_grads(jvp_fn, primals + v, modes, order - 1, eps, atol, rtol, seed + 1,
+                        f"jvp of {name}", identity_rtol=identity_rtol)
+        if "rev" in modes:
+            def vjp_of(*xs):
+                _, fn = vjp(lambda *ys: tuple(_flatten_outputs(call(*ys))), *xs)
+                return fn(tuple(u))
+            check_grads(vjp_of, primals, modes, order - 1, eps, atol, rtol, seed + 1,
+                        f"vjp of {name}", identity_rtol=identity_rtol)
 
 
 # ==========================================================================
@@ -207,6 +407,7 @@ class TorchComparison:
     value_err: float
     grad_errs: list
     problems: list = field(default_factory=list)
+    skipped: str = ""
 
     def __str__(self):
         status = "agrees" if self.ok else "DISAGREES"
@@ -348,3 +549,69 @@ def torch_check_sample(info, sample, raise_on_failure=True):
             lambda *a: info.fn(*a, **m_kwargs), lambda *a: info.torch_fn(*a, **t_kwargs),
             m_args, t_args, diff, info.torch_atol, info.torch_rtol, 0, raise_on_failure,
             f"{info.name} [{sample.desc}]" if sample.desc else info.name)
+
+
+def torch_jvp_check_sample(info, sample, seed=0, raise_on_failure=True):
+    """Compare minigrad's jvp of one registry sample with ``torch.func.jvp``
+    along the same random tangents. Returns None when the op has no torch
+    twin, or a :class:`TorchComparison`; a twin whose PyTorch ops have no
+    forward-mode rule gives a comparison with ``skipped`` set."""
+    if info.torch_fn is None:
+        return None
+    torch = _torch()
+    import torch.func
+
+    m_args, m_kwargs, diff = info.minigrad_args(sample, requires_grad=False)
+    t_args, t_kwargs = info.torch_args(sample)
+    t_args = [a.detach() if isinstance(a, torch.Tensor) else a for a in t_args]
+    name = f"{info.name} [{sample.desc}] (jvp)" if sample.desc else f"{info.name} (jvp)"
+    if not diff:
+        return None
+    rng = np.random.default_rng(seed)
+    tangents = [rng.standard_normal(m_args[i].shape) for i in diff]
+
+    def full(args, ds):
+        out = list(args)
+        for i, d in zip(diff, ds):
+            out[i] = d
+        return out
+
+    _, m_tan = jvp(lambda *ds: info.fn(*full(m_args, ds), **m_kwargs),
+                   tuple(m_args[i] for i in diff),
+                   tuple(Tensor(t) for t in tangents))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            _, t_tan = torch.func.jvp(lambda *ds: info.torch_fn(*full(t_args, ds), **t_kwargs),
+                                      tuple(t_args[i] for i in diff),
+                                      tuple(torch.tensor(t) for t in tangents))
+        except (RuntimeError, NotImplementedError) as exc:
+            if "forward" in str(exc).lower() or "jvp" in str(exc).lower():
+                return TorchComparison(name, True, 0.0, [], [], skipped=str(exc).splitlines()[0])
+            raise
+    m_tans = list(m_tan) if isinstance(m_tan, (tuple, list)) else [m_tan]
+    t_tans = list(t_tan) if isinstance(t_tan, (tuple, list)) else [t_tan]
+    problems, worst = [], 0.0
+    for k, (a, b) in enumerate(zip(m_tans, t_tans)):
+        ok, err = _close(to_numpy(a.data), b.detach().numpy(), info.torch_atol, info.torch_rtol)
+        worst = max(worst, err)
+        if not ok:
+            problems.append(f"output {k}: tangents differ (max error {err:.3e})")
+    result = TorchComparison(name, not problems, worst, [], problems)
+    if problems and raise_on_failure:
+        raise GradcheckError(str(result))
+    return result
+
+
+def check_grads_sample(info, sample, order=2, backend="numpy"):
+    """:func:`check_grads` (both modes, to ``order``) on one registry sample."""
+    if info.no_gradcheck:
+        return False
+    args, kwargs, diff = info.minigrad_args(sample, backend, requires_grad=False)
+    if not diff:
+        return False
+    check_grads(lambda *a: info.fn(*a, **kwargs), args, ("fwd", "rev"), order,
+                eps=max(info.eps, 1e-5), atol=info.atol, rtol=info.rtol,
+                name=f"{info.name} [{sample.desc}]", argnums=diff,
+                identity_rtol=info.identity_rtol)
+    return True

@@ -23,7 +23,7 @@ from .nn import (batch_norm, bce_with_logits, cross_entropy, dropout,
                  layer_norm, linear, log_softmax, mse_loss, nll_loss, softmax)
 from .reduction import (all, any, argmax, argmin, logsumexp, max, mean, min,
                         prod, std, sum, var)
-from .shape import (broadcast_to, cat, concatenate, expand_dims, flatten, flip,
+from .shape import (alias, broadcast_to, cat, concatenate, expand_dims, flatten, flip,
                     getitem, pad, permute, reshape, scatter_add, split,
                     squeeze, stack, sum_to, swapaxes, transpose, unsqueeze)
 

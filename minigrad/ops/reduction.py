@@ -13,13 +13,15 @@ from __future__ import annotations
 import builtins
 import math
 
+import numpy as np
+
 from .. import backend as _backend
 from ..autodiff import Op, apply
 from ..backend import get_array_module
 from ..errors import ShapeError
 from ._util import const, kept_shape, normalize_axes, tensor_args
 from .elementwise import exp, sqrt, where
-from .shape import broadcast_to, reshape
+from .shape import broadcast_to, permute, reshape
 
 
 class _Reduction(Op):
@@ -141,10 +143,11 @@ class Min(Max):
 class Prod(_Reduction):
     """y = Πᵢ xᵢ.   vjp: ḡ·∂y/∂xᵢ.   jvp: Σᵢ (∂y/∂xᵢ)ẋᵢ,  ∂y/∂xᵢ = Πₖ≠ᵢ xₖ.
 
-    ∂y/∂xᵢ is y/xᵢ when no factor is zero; with exactly one zero factor only
-    that factor's partial is nonzero (the product of the others); with two
-    or more zeros all partials are 0. First derivatives are exact
-    everywhere; second derivatives are exact where no factor is zero.
+    Where no factor is zero, ∂y/∂xᵢ = y/xᵢ. Where a reduced slice holds a
+    zero, y/xᵢ is 0/0, so the partials are computed as they are defined:
+    row i of the n×n matrix Mᵢₖ = (xₖ if k ≠ i else 1) multiplied out. Both
+    are built from differentiable ops, so derivatives of every order are
+    exact, at zeros too (the second costs O(n²) per slice, only when needed).
     """
 
     name = "prod"
@@ -156,16 +159,20 @@ class Prod(_Reduction):
 
     def _partials(self):
         (x,) = self.inputs
-        xp = get_array_module(x.data)
-        is_zero = x.data == 0
-        n_zeros = is_zero.sum(axis=self.axes, keepdims=True)
-        if not n_zeros.any():
+        if not (x.data == 0).any():
             return reshape(self.output, self.kept) / x
-        nonzero_x = where(const(is_zero), 1, x)
-        p = prod(nonzero_x, self.axes, keepdims=True)
-        only_zero = const(xp.broadcast_to(n_zeros == 1, x.shape) & is_zero)
-        no_zero = const(xp.broadcast_to(n_zeros == 0, x.shape))
-        return where(no_zero, p / nonzero_x, where(only_zero, p, 0))
+        xp = get_array_module(x.data)
+        rest = tuple(i for i in range(x.ndim) if i not in self.axes)
+        order = rest + self.axes                       # reduced axes last
+        xr = permute(x, order)
+        batch = xr.shape[:len(rest)]
+        n = self.count
+        flat = reshape(xr, batch + (1, n))             # (..., 1, n)
+        eye = const(xp.eye(n, dtype=bool))             # (n, n)
+        m = where(eye, 1, broadcast_to(flat, batch + (n, n)))
+        p = prod(m, axis=-1)                           # (..., n): Πₖ≠ᵢ xₖ
+        p = reshape(p, xr.shape)
+        return permute(p, tuple(int(i) for i in np.argsort(order)))
 
     def vjp(self, g):
         return self.expand(g) * self._partials()

@@ -39,6 +39,25 @@ class Reshape(Op):
         return reshape(dx, self.shape)
 
 
+class Alias(Op):
+    """y = x as a new Tensor over the same array (no copy).
+
+    Gives a tensor that is part of a graph a second identity, e.g. to attach
+    a forward-mode tangent without changing the original.   vjp: ḡ.   jvp: ẋ."""
+
+    name = "alias"
+    saves_inputs = False
+
+    def forward(self, x):
+        return x
+
+    def vjp(self, g):
+        return g
+
+    def jvp(self, dx):
+        return dx
+
+
 class Permute(Op):
     """y = x with axes reordered: y.shape[i] = x.shape[axes[i]].
 
@@ -308,6 +327,12 @@ def reshape(x, shape):
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                          f"({x.size} elements) into {shape} ({known} elements)")
     return apply(Reshape(shape), x)
+
+
+def alias(x):
+    """A new Tensor over ``x``'s data, connected to ``x`` in the graph."""
+    tensor_args("alias", x=x)
+    return apply(Alias(), x)
 
 
 def permute(x, axes):

@@ -1,17 +1,23 @@
 """The shared checks that run over every op in the registry.
 
-* gradcheck: the reverse-mode Jacobian equals float64 central differences,
-  on every sample (broadcasting, size-1 and empty axes, every option);
-* the same values and gradients as PyTorch, at float64 precision;
-* coverage: every primitive Op class appears in the graph of some sample,
-  so a new op cannot be added without being checked.
+* gradcheck: the reverse-mode and the forward-mode Jacobians equal float64
+  central differences, on every sample (broadcasting, size-1 and empty
+  axes, every option);
+* check_grads at order 2 in both modes: jvp and vjp along random
+  directions against central differences, the inner-product identity
+  <u, J v> = <J^T u, v>, and the same for the derivative functions;
+* the same values, gradients and tangents as PyTorch (torch.autograd and
+  torch.func.jvp), at float64 precision;
+* coverage: every primitive Op class appears in the graph of some sample
+  and defines both a vjp and a jvp, so a new op cannot ship unchecked.
 """
 import numpy as np
 import pytest
 
 import minigrad as mg
 from minigrad import autodiff
-from minigrad.check import gradcheck_sample, torch_check_sample
+from minigrad.check import (check_grads_sample, gradcheck_sample,
+                            torch_check_sample, torch_jvp_check_sample)
 from minigrad.ops.registry import REGISTRY, all_opinfos
 
 torch = pytest.importorskip("torch", reason="the torch comparison needs PyTorch")
@@ -53,6 +59,33 @@ def test_matches_torch(name, k):
     assert result.ok, str(result)
 
 
+@pytest.mark.parametrize("name,k", CASES)
+def test_check_grads_order_2_both_modes(name, k, backend):
+    info, sample = _sample(name, k)
+    if not check_grads_sample(info, sample, order=2, backend=backend):
+        assert info.no_gradcheck or not any(
+            isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in sample.args)
+
+
+@pytest.mark.parametrize("name,k", CASES)
+def test_jvp_matches_torch_func_jvp(name, k):
+    info, sample = _sample(name, k)
+    if info.torch_fn is None:
+        pytest.skip(f"{name} has no torch twin: {info.notes}")
+    result = torch_jvp_check_sample(info, sample)
+    if result is None:
+        pytest.skip("no floating-point input")
+    if result.skipped:
+        pytest.skip(f"torch has no forward-mode rule here: {result.skipped}")
+    assert result.ok, str(result)
+
+
+def test_every_primitive_has_a_vjp_and_a_jvp():
+    for cls in _all_op_classes():
+        assert cls.vjp is not autodiff.Op.vjp, f"{cls.__name__} has no vjp"
+        assert cls.jvp is not autodiff.Op.jvp, f"{cls.__name__} has no jvp"
+
+
 def _graph_op_types(outputs):
     outs = outputs if isinstance(outputs, (tuple, list)) else [outputs]
     roots = [o._node for o in outs if isinstance(o, mg.Tensor) and o._node is not None]
@@ -68,7 +101,7 @@ def _all_op_classes():
             if sub not in seen:
                 seen.add(sub)
                 stack.append(sub)
-    return {c for c in seen if c.__module__.startswith("minigrad.ops")
+    return {c for c in seen if c.__module__.startswith(("minigrad.ops", "minigrad.functional"))
             and not c.__name__.startswith("_")}
 
 
@@ -84,7 +117,7 @@ def test_every_primitive_is_exercised_by_the_registry():
             outs = [o for o in (out if isinstance(out, (tuple, list)) else [out])
                     if o.requires_grad]
             if outs and diff:
-                grads = mg.grad(outs, [args[i] for i in diff],
+                grads = mg.autograd.grad(outs, [args[i] for i in diff],
                                 [mg.ones_like(o) for o in outs],
                                 create_graph=True, allow_unused=True)
                 used |= _graph_op_types([g for g in grads if g is not None])
