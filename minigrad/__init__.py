@@ -27,6 +27,8 @@ from .ops import __all__ as _ops_all
 from .functional import (functional_call, grad, hessian, hvp, jacobian, jvp,
                          make_dual, unpack_dual, value_and_grad, vjp)
 from .check import GradcheckReport, check_grads, compare_with_torch, gradcheck
+from .serialization import load, save
+from . import nn, optim, data  # noqa: E402  (layers, optimizers, datasets)
 
 # PyTorch-style reverse mode on explicit tensors: minigrad.autograd.grad(outputs,
 # inputs) and minigrad.autograd.backward(...); minigrad.grad is JAX's transform.

@@ -517,7 +517,7 @@ def _reachable(roots):
         if id(n) in seen:
             continue
         seen.add(id(n))
-        if n.__class__ is Tensor:
+        if not isinstance(n, Op):          # a leaf tensor (or Parameter)
             leaves.append(n)
             continue
         nodes.append(n)
@@ -610,7 +610,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph,
             for e, gi, need in zip(edges, in_grads, needs):
                 if gi is None or not need:
                     continue
-                shape, dtype = (e.data.shape, e.data.dtype) if e.__class__ is Tensor \
+                shape, dtype = (e.data.shape, e.data.dtype) if isinstance(e, Tensor) \
                     else e._out_meta
                 if gi.data.shape != shape:
                     gi = sum_to(gi, shape)

@@ -196,6 +196,17 @@ def default_generator(backend: str | None = None):
     return gen
 
 
+def get_rng_state(backend: str | None = None):
+    """The state of a backend's default generator, to save in a checkpoint
+    (a JSON-serialisable dict for NumPy's PCG64)."""
+    return default_generator(backend).bit_generator.state
+
+
+def set_rng_state(state, backend: str | None = None) -> None:
+    """Restore a state returned by :func:`get_rng_state`."""
+    default_generator(backend).bit_generator.state = state
+
+
 def generator_backend(generator) -> str:
     """The backend a Generator produces arrays on."""
     if isinstance(generator, np.random.Generator):

@@ -1,6 +1,9 @@
 """Command line: ``python -m minigrad <command>`` (or ``minigrad <command>``).
 
 Commands:
+  train      train a model on a dataset (default: an MLP on the shipped
+             digits, in seconds), with a progress bar, metrics.jsonl, a plot
+             and a resumable checkpoint
   demo       train a small MLP on a built-in toy data set with the engine,
              then print the gradient-check table of every op
   gradcheck  print the gradient-check table: every registered op, its worst
@@ -10,6 +13,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -164,11 +168,160 @@ def demo(epochs=600, hidden=64, lr=0.2, seed=0, out=sys.stdout, table=True):
 # ==========================================================================
 
 
+def _subparser(parser, name):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    return parser
+
+
+# ==========================================================================
+# train
+# ==========================================================================
+
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 0.01}
+_CONFIG_ARGS = ("model", "data", "batch_size", "optimizer", "lr", "momentum", "weight_decay",
+                "hidden", "activation", "dropout", "seed", "backend", "dtype", "rule",
+                "rule_opt", "train_subset")
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def _non_negative(kind):
+    def parse(text):
+        value = kind(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _sizes(text):
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes such as "
+                                         f"1000,1000, got {text!r}") from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _key_value(text):
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        value = json.loads(value)
+    except ValueError:
+        pass   # keep it as a string
+    return key.strip(), value
+
+
+def add_train_arguments(p):
+    from .data import DATASETS
+    from .nn import ACTIVATIONS
+    from .optim import OPTIMIZERS
+    from .train import MODELS, RULES
+
+    p.add_argument("--model", choices=MODELS, help="architecture (default: mlp)")
+    p.add_argument("--data", choices=sorted(DATASETS), help="dataset (default: digits)")
+    p.add_argument("--epochs", type=_positive(int), help="epochs to train (default: 10)")
+    p.add_argument("--batch-size", type=_positive(int), help="mini-batch size (default: 32)")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: sgd")
+    p.add_argument("--lr", type=_positive(float),
+                   help="learning rate (default: 0.05 for sgd, 1e-3 for adam)")
+    p.add_argument("--momentum", type=_non_negative(float), help="sgd/rmsprop momentum "
+                   "(default: 0.9)")
+    p.add_argument("--weight-decay", type=_non_negative(float), help="default: 0")
+    p.add_argument("--hidden", type=_sizes, help="hidden layer sizes of the mlp, e.g. "
+                   "1000,1000 (default: 128)")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), help="default: relu")
+    p.add_argument("--dropout", type=_non_negative(float), help="dropout probability "
+                   "after each hidden layer of the mlp (default: 0)")
+    p.add_argument("--seed", type=_non_negative(int), help="default: 0")
+    p.add_argument("--backend", choices=["numpy", "cupy"], help="default: numpy")
+    p.add_argument("--dtype", choices=["float32", "float64"], help="default: float32")
+    p.add_argument("--rule", choices=sorted(RULES), help="learning rule (default: bp)")
+    p.add_argument("--rule-opt", type=_key_value, action="append", metavar="KEY=VALUE",
+                   help="a hyper-parameter of the learning rule (repeatable)")
+    p.add_argument("--train-subset", type=_positive(int), metavar="N",
+                   help="train on the first N examples only (quick runs)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/MODEL-DATA)")
+    p.add_argument("--resume", metavar="PATH",
+                   help="continue the run saved in PATH (a checkpoint or its folder); only "
+                        "--epochs and --out may be given with it")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run_train(args, parser):
+    from .errors import MinigradError
+    from .train import Run, TrainConfig
+
+    if args.backend == "cupy":
+        from .backend import cupy_available
+        if not cupy_available():
+            parser.error("--backend cupy: CuPy with a GPU is not available here")
+    try:
+        if args.resume:
+            given = [a for a in _CONFIG_ARGS if getattr(args, a) is not None]
+            if given:
+                parser.error("--resume takes the configuration from the checkpoint; only "
+                             "--epochs and --out can be given with it (got "
+                             + ", ".join("--" + a.replace("_", "-") for a in given) + ")")
+            run = Run.resume(args.resume, epochs=args.epochs, out=args.out,
+                             progress=not args.no_progress)
+            print(f"resuming {run.cfg.model} on {run.cfg.data} after epoch {run.epoch} of "
+                  f"{run.cfg.epochs} ({args.resume})")
+        else:
+            cfg = TrainConfig()
+            for name in ("model", "data", "epochs", "batch_size", "optimizer", "momentum",
+                         "weight_decay", "hidden", "activation", "dropout", "seed", "backend",
+                         "dtype", "rule", "train_subset"):
+                value = getattr(args, name)
+                if value is not None:
+                    setattr(cfg, name, value)
+            cfg.lr = args.lr if args.lr is not None else DEFAULT_LR[cfg.optimizer]
+            cfg.rule_options = dict(args.rule_opt or [])
+            out = args.out or f"runs/{cfg.model}-{cfg.data}"
+            run = Run(cfg, out, progress=not args.no_progress)
+            print(f"training {cfg.model} on {cfg.data} with {cfg.rule} and {cfg.optimizer} "
+                  f"(lr {cfg.lr}) for {cfg.epochs} epochs; {run.model.num_parameters()} "
+                  f"parameters; writing to {out}")
+        run.run_epochs()
+    except MinigradError as exc:
+        print(f"minigrad train: error: {exc}", file=sys.stderr)
+        return 1
+    last = run.metrics[-1]
+    if last["test_accuracy"] is not None:
+        print(f"done: test accuracy {last['test_accuracy']:.2%} after {last['epoch']} epochs; "
+              f"metrics, curves.png and checkpoint.npz in {run.out}")
+    else:
+        print(f"done: test loss {last['test_loss']:.4f}; outputs in {run.out}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="minigrad", description="minigrad: a reference engine for how neural "
         "networks learn")
     sub = parser.add_subparsers(dest="command", required=True)
+    p_train = sub.add_parser("train", help="train a model (default: an MLP on digits)",
+                             description="Train a model with a learning rule; writes "
+                             "metrics.jsonl, curves.png and checkpoint.npz to --out.")
+    add_train_arguments(p_train)
     p_demo = sub.add_parser("demo", help="train a tiny MLP and print the gradcheck table")
     p_demo.add_argument("--epochs", type=int, default=600)
     p_demo.add_argument("--seed", type=int, default=0)
@@ -183,7 +336,10 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        return run_train(args, _subparser(parser, "train"))
     if args.command == "demo":
         ok = demo(epochs=args.epochs, seed=args.seed, table=not args.no_table)
     elif args.command == "gradcheck":

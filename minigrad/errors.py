@@ -49,3 +49,11 @@ class AnomalyError(MinigradError, FloatingPointError):
 
 class GradcheckError(MinigradError, AssertionError):
     """A gradient check failed; the message holds the full report."""
+
+
+class CheckpointError(MinigradError, ValueError):
+    """A checkpoint file that is corrupted, truncated or does not fit."""
+
+
+class DataError(MinigradError, ValueError):
+    """A dataset file that is missing, corrupted, truncated or fails its checksum."""

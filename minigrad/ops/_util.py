@@ -59,7 +59,7 @@ def result_dtype(a, b):
 def binary_args(a, b, op: str):
     """Two operands as Tensors of one dtype (casting the narrower one with a
     differentiable cast)."""
-    if a.__class__ is Tensor and b.__class__ is Tensor and a.data.dtype is b.data.dtype:
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype is b.data.dtype:
         return a, b   # the common case, kept fast
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):

@@ -1,0 +1,314 @@
+"""The training loop behind ``minigrad train``: data, model, optimizer,
+per-epoch evaluation, metrics, plots and resumable checkpoints.
+
+A run writes to its output folder:
+
+* ``metrics.jsonl`` -- one JSON object per epoch: train loss and accuracy,
+  test loss and accuracy, seconds, learning rate;
+* ``curves.png`` -- loss and accuracy against epoch;
+* ``checkpoint.npz`` -- everything needed to continue: model, optimizer,
+  data-loader and random-generator states, the metrics so far and the
+  configuration (see :mod:`minigrad.serialization`).
+
+Resuming from the checkpoint continues the run exactly: on the NumPy
+backend the weights after N epochs are bit for bit those of a run that
+never stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from . import backend as _backend
+from . import nn, ops
+from .autodiff import no_grad
+from .data import DataLoader, load_dataset
+from .errors import ArgumentError
+from .optim import make_optimizer
+from .serialization import load, save
+
+MODELS = ("mlp", "linear", "lenet5", "resnet8", "resnet20")
+RULES = {"bp": "backpropagation: the exact gradient of the loss"}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved in its checkpoint)."""
+
+    model: str = "mlp"
+    data: str = "digits"
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    hidden: tuple = (128,)
+    activation: str = "relu"
+    dropout: float = 0.0
+    seed: int = 0
+    backend: str = "numpy"
+    dtype: str = "float32"
+    rule: str = "bp"
+    rule_options: dict = field(default_factory=dict)
+    train_subset: int = 0          # use only the first N training examples (0: all)
+
+    def check(self):
+        if self.model not in MODELS:
+            raise ArgumentError(f"unknown model {self.model!r}; choose one of "
+                                f"{', '.join(MODELS)}")
+        if self.rule not in RULES:
+            raise ArgumentError(f"unknown rule {self.rule!r}; choose one of "
+                                f"{', '.join(RULES)}")
+        if not self.lr > 0:
+            raise ArgumentError(f"lr must be positive, got {self.lr}")
+        if self.batch_size < 1:
+            raise ArgumentError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.epochs < 1:
+            raise ArgumentError(f"epochs must be >= 1, got {self.epochs}")
+        if not 0 <= self.dropout < 1:
+            raise ArgumentError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.dtype not in ("float32", "float64"):
+            raise ArgumentError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        return self
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in fields(cls)}
+        cfg = cls(**{k: v for k, v in d.items() if k in known})
+        cfg.hidden = tuple(cfg.hidden)
+        return cfg
+
+
+def build_model(cfg: TrainConfig, split, generator):
+    """The model ``cfg.model`` sized for ``split`` (built on NumPy, moved to
+    the configured backend afterwards)."""
+    shape, outputs = split.input_shape, split.num_outputs
+    dtype = np.dtype(cfg.dtype)
+    if cfg.model in ("mlp", "linear"):
+        hidden = () if cfg.model == "linear" else tuple(cfg.hidden)
+        model = nn.mlp((int(np.prod(shape)),) + hidden + (outputs,), cfg.activation,
+                       dropout=cfg.dropout, dtype=dtype, backend="numpy", generator=generator)
+    else:
+        if len(shape) != 3:
+            raise ArgumentError(f"{cfg.model} needs image data (channels, height, width); the "
+                                f"dataset {split.name!r} has inputs of shape {shape}")
+        if cfg.model == "lenet5":
+            if shape[1] < 12:
+                raise ArgumentError(f"lenet5 needs images of at least 12x12; {split.name!r} "
+                                    f"has {shape[1]}x{shape[2]}")
+            model = nn.lenet5(shape[0], outputs, shape[1], cfg.activation, dtype=dtype,
+                              backend="numpy", generator=generator)
+        else:
+            depth = int(cfg.model[len("resnet"):])
+            model = nn.resnet(depth, outputs, shape[0], width=16, dtype=dtype,
+                              backend="numpy", generator=generator)
+    if cfg.backend != "numpy":
+        model.to(cfg.backend)
+    return model
+
+
+def loss_fn(split):
+    """Cross-entropy for classification, mean squared error for regression."""
+    if split.task == "regression":
+        return lambda out, y: ops.mse_loss(out, y.astype(out.dtype))
+    return ops.cross_entropy
+
+
+def evaluate(model, loader, loss, task):
+    """Mean loss and accuracy (None for regression) over ``loader``."""
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    with no_grad():
+        for x, y in loader:
+            out = model(x)
+            total += float(loss(out, y).item()) * len(y)
+            if task == "classification":
+                correct += int((out.data.argmax(axis=-1) == y.data).sum())
+            count += len(y)
+    model.train()
+    return total / count, (correct / count if task == "classification" else None)
+
+
+class Run:
+    """One training run: call :meth:`run_epochs` to train."""
+
+    def __init__(self, cfg: TrainConfig, out=None, progress=True, log=print):
+        self.cfg = cfg.check()
+        self.out = Path(out) if out else None
+        self.progress, self.log = progress, log
+        _backend.manual_seed(cfg.seed)
+        _backend.set_default_dtype(cfg.dtype)
+        self.split = load_dataset(cfg.data)
+        train = self.split.train
+        if cfg.train_subset:
+            train = train.subset(cfg.train_subset)
+        self.train_loader = DataLoader(train, cfg.batch_size, shuffle=True, seed=cfg.seed,
+                                       backend=cfg.backend, dtype=cfg.dtype)
+        self.test_loader = DataLoader(self.split.test, 1000, backend=cfg.backend,
+                                      dtype=cfg.dtype)
+        self.model = build_model(cfg, self.split, np.random.default_rng(cfg.seed))
+        options = {"weight_decay": cfg.weight_decay}
+        if cfg.optimizer in ("sgd", "rmsprop"):
+            options["momentum"] = cfg.momentum
+        self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), lr=cfg.lr,
+                                        **options)
+        self.loss = loss_fn(self.split)
+        self.metrics = []
+        self.epoch = 0
+
+    # -- one step of the learning rule ------------------------------------------------
+    def step(self, x, y):
+        """Backprop: the gradient of the loss, then an optimizer step."""
+        out = self.model(x)
+        loss = self.loss(out, y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return out, loss
+
+    def run_epoch(self):
+        from tqdm import tqdm
+
+        self.epoch += 1
+        self.model.train()
+        start = time.perf_counter()
+        total, correct, count = 0.0, 0, 0
+        bar = tqdm(self.train_loader, desc=f"epoch {self.epoch}/{self.cfg.epochs}",
+                   leave=False, disable=None if self.progress else True, unit="batch")
+        for x, y in bar:
+            out, loss = self.step(x, y)
+            value = float(loss.item())
+            if not np.isfinite(value):
+                raise ArgumentError(f"the loss became {value} at epoch {self.epoch}; lower "
+                                    f"the learning rate (now {self.cfg.lr})")
+            total += value * len(y)
+            count += len(y)
+            if self.split.task == "classification":
+                correct += int((out.data.argmax(axis=-1) == y.data).sum())
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        seconds = time.perf_counter() - start
+        test_loss, test_acc = evaluate(self.model, self.test_loader, self.loss,
+                                       self.split.task)
+        record = {"epoch": self.epoch, "train_loss": total / count,
+                  "train_accuracy": correct / count if self.split.task == "classification"
+                  else None,
+                  "test_loss": test_loss, "test_accuracy": test_acc,
+                  "seconds": seconds, "lr": self.optimizer.param_groups[0]["lr"]}
+        self.metrics.append(record)
+        return record
+
+    def run_epochs(self):
+        """Train until ``cfg.epochs``, writing metrics, plot and checkpoint
+        after every epoch."""
+        while self.epoch < self.cfg.epochs:
+            rec = self.run_epoch()
+            acc = "" if rec["test_accuracy"] is None else \
+                f"  train acc {rec['train_accuracy']:.2%}  test acc {rec['test_accuracy']:.2%}"
+            self.log(f"epoch {rec['epoch']:3d}  loss {rec['train_loss']:.4f}  test loss "
+                     f"{rec['test_loss']:.4f}{acc}  ({rec['seconds']:.2f} s)")
+            if self.out is not None:
+                self.write_outputs()
+        return self.metrics
+
+    # -- outputs ----------------------------------------------------------------------------
+    def write_outputs(self):
+        self.out.mkdir(parents=True, exist_ok=True)
+        _atomic_text(self.out / "metrics.jsonl",
+                     "".join(json.dumps(m) + "\n" for m in self.metrics))
+        save_curves(self.metrics, self.out / "curves.png",
+                    f"{self.cfg.model} on {self.cfg.data} ({self.cfg.rule}, "
+                    f"{self.cfg.optimizer} lr {self.cfg.lr})")
+        save(self.checkpoint(), self.out / "checkpoint.npz")
+
+    def checkpoint(self):
+        try:
+            rng = _backend.get_rng_state(self.cfg.backend)
+        except Exception:   # a backend whose generator state cannot be read
+            rng = None
+        return {"format": "minigrad-train", "config": asdict(self.cfg), "epoch": self.epoch,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "train_loader": self.train_loader.state_dict(), "rng": rng,
+                "metrics": self.metrics}
+
+    @classmethod
+    def resume(cls, path, epochs=None, out=None, progress=True, log=print):
+        """Continue the run saved at ``path`` (a checkpoint file or the
+        folder holding ``checkpoint.npz``), up to ``epochs`` epochs."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "checkpoint.npz"
+        state = load(path)
+        if not isinstance(state, dict) or state.get("format") != "minigrad-train":
+            raise ArgumentError(f"{path} is a checkpoint, but not of a training run")
+        cfg = TrainConfig.from_dict(state["config"])
+        if epochs is not None:
+            cfg.epochs = epochs
+        run = cls(cfg, out if out is not None else path.parent, progress, log)
+        run.model.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        run.train_loader.load_state_dict(state["train_loader"])
+        if state.get("rng") is not None:
+            _backend.set_rng_state(state["rng"], cfg.backend)
+        run.metrics = list(state["metrics"])
+        run.epoch = int(state["epoch"])
+        return run
+
+
+def _atomic_text(path, text):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_curves(metrics, path, title=""):
+    """Loss and accuracy against epoch, as a PNG (matplotlib, no display)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    epochs = [m["epoch"] for m in metrics]
+    fig = Figure(figsize=(9, 3.6))
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.plot(epochs, [m["train_loss"] for m in metrics], "o-", label="train")
+    ax1.plot(epochs, [m["test_loss"] for m in metrics], "s-", label="test")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("loss")
+    ax1.legend()
+    if metrics and metrics[0].get("test_accuracy") is not None:
+        ax2.plot(epochs, [100 * m["train_accuracy"] for m in metrics], "o-", label="train")
+        ax2.plot(epochs, [100 * m["test_accuracy"] for m in metrics], "s-", label="test")
+        ax2.set_ylabel("accuracy (%)")
+        ax2.legend()
+    else:
+        ax2.set_axis_off()
+    ax2.set_xlabel("epoch")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

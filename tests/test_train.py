@@ -1,0 +1,111 @@
+"""``minigrad train`` end to end: defaults, outputs, resume equivalence,
+and the command-line errors."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import cli
+from minigrad.train import Run, TrainConfig
+
+
+def test_default_run_learns_digits_and_writes_its_outputs(tmp_path, capsys):
+    rc = cli.main(["train", "--out", str(tmp_path / "run"), "--no-progress"])
+    assert rc == 0
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    metrics = [json.loads(line) for line in lines]
+    assert len(metrics) == 10
+    assert set(metrics[0]) >= {"epoch", "train_loss", "train_accuracy", "test_loss",
+                               "test_accuracy", "seconds"}
+    assert metrics[-1]["test_accuracy"] > 0.95
+    assert metrics[-1]["train_loss"] < metrics[0]["train_loss"]
+    png = (tmp_path / "run" / "curves.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_resume_is_bit_for_bit(tmp_path):
+    base = TrainConfig(epochs=4, hidden=(32,), optimizer="adam", lr=1e-2, seed=3)
+    straight = Run(base, tmp_path / "a", progress=False, log=lambda s: None)
+    straight.run_epochs()
+    half = Run(TrainConfig(**{**base.__dict__, "epochs": 2}), tmp_path / "b", progress=False,
+               log=lambda s: None)
+    half.run_epochs()
+    resumed = Run.resume(tmp_path / "b", epochs=4, progress=False, log=lambda s: None)
+    assert resumed.epoch == 2
+    resumed.run_epochs()
+    for (name, p), (_, q) in zip(straight.model.state_dict().items(),
+                                 resumed.model.state_dict().items()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
+    strip = lambda ms: [{k: v for k, v in m.items() if k != "seconds"} for m in ms]  # noqa
+    assert strip(straight.metrics) == strip(resumed.metrics)
+
+
+def test_resume_with_dropout_and_sgd_is_bit_for_bit(tmp_path):
+    # dropout draws from the backend's default generator: its state is saved too
+    cfg = TrainConfig(epochs=3, data="moons", hidden=(16, 16), dropout=0.3, seed=1,
+                      batch_size=16)
+    a = Run(cfg, tmp_path / "a", progress=False, log=lambda s: None)
+    a.run_epochs()
+    b = Run(TrainConfig(**{**cfg.__dict__, "epochs": 1}), tmp_path / "b", progress=False,
+            log=lambda s: None)
+    b.run_epochs()
+    c = Run.resume(tmp_path / "b", epochs=3, progress=False, log=lambda s: None)
+    c.run_epochs()
+    assert any(isinstance(m, mg.nn.Dropout) for m in c.model.modules())
+    for (name, p), (_, q) in zip(a.model.state_dict().items(), c.model.state_dict().items()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
+
+
+def test_regression_data_trains_with_mse(tmp_path):
+    run = Run(TrainConfig(data="teacher-student", epochs=3, hidden=(32,), lr=0.01),
+              tmp_path, progress=False, log=lambda s: None)
+    metrics = run.run_epochs()
+    assert metrics[-1]["test_accuracy"] is None
+    assert metrics[-1]["test_loss"] < metrics[0]["test_loss"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--lr", "-1"], "--lr: must be positive"),
+    (["--lr", "0"], "--lr: must be positive"),
+    (["--batch-size", "0"], "--batch-size: must be positive"),
+    (["--epochs", "x"], "--epochs"),
+    (["--model", "vgg"], "invalid choice: 'vgg' (choose from"),
+    (["--data", "imagenet"], "invalid choice: 'imagenet'"),
+    (["--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+    (["--rule", "magic"], "invalid choice: 'magic'"),
+    (["--hidden", "10,-1"], "layer sizes must be positive"),
+    (["--resume", "somewhere", "--lr", "0.1"], "only --epochs and --out"),
+])
+def test_bad_command_lines_exit_with_code_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train"] + argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_model_that_does_not_fit_the_data(tmp_path, capsys):
+    rc = cli.main(["train", "--model", "lenet5", "--data", "xor", "--out", str(tmp_path),
+                   "--no-progress"])
+    assert rc == 1
+    assert "lenet5 needs image data" in capsys.readouterr().err
+
+
+def test_resume_from_a_corrupted_checkpoint_names_the_file(tmp_path, capsys):
+    (tmp_path / "checkpoint.npz").write_bytes(b"PK\x03\x04garbage")
+    rc = cli.main(["train", "--resume", str(tmp_path), "--no-progress"])
+    assert rc == 1
+    assert "checkpoint.npz is not a readable checkpoint" in capsys.readouterr().err
+
+
+def test_console_script_entry_point(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "minigrad", "train", "--epochs", "1",
+                          "--out", str(tmp_path), "--no-progress"], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "checkpoint.npz").exists()
+    state = mg.load(tmp_path / "checkpoint.npz")
+    assert state["epoch"] == 1 and state["config"]["model"] == "mlp"
