@@ -15,6 +15,7 @@ when something is wrong.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -56,20 +57,19 @@ def _encode(obj, arrays, where):
                     "tensors, arrays, numbers, strings, None, and lists/tuples/dicts of them")
 
 
-def save(obj, path):
-    """Write ``obj`` (a state dict, or nested dicts/lists of tensors, arrays,
-    numbers and strings) to ``path`` as a ``.npz`` checkpoint, atomically."""
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file beside ``path`` for writing; when the block
+    ends without an exception, flush it to disk and rename it to ``path``.
+    On an exception (or a crash) ``path`` keeps its old content and the
+    temporary file is removed."""
     path = os.fspath(path)
-    arrays = {}
-    tree = _encode(obj, arrays, "obj")
-    meta = {"format": FORMAT, "version": VERSION, "tree": tree}
-    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+        with os.fdopen(fd, mode) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -85,6 +85,17 @@ def save(obj, path):
             os.close(dfd)
     except OSError:
         pass
+
+
+def save(obj, path):
+    """Write ``obj`` (a state dict, or nested dicts/lists of tensors, arrays,
+    numbers and strings) to ``path`` as a ``.npz`` checkpoint, atomically."""
+    arrays = {}
+    tree = _encode(obj, arrays, "obj")
+    meta = {"format": FORMAT, "version": VERSION, "tree": tree}
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
 
 
 def _decode(node, npz, path, backend, where):

@@ -17,8 +17,6 @@ never stopped.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -30,11 +28,28 @@ from . import nn, ops
 from .autodiff import no_grad
 from .data import DataLoader, load_dataset
 from .errors import ArgumentError
-from .optim import make_optimizer
-from .serialization import load, save
+from .optim import CosineAnnealingLR, StepLR, make_optimizer
+from .serialization import atomic_write, load, save
 
 MODELS = ("mlp", "linear", "lenet5", "resnet8", "resnet20")
 RULES = {"bp": "backpropagation: the exact gradient of the loss"}
+SCHEDULES = ("cosine", "step", "none")
+
+# Defaults that depend on the dataset: the small sets train in seconds with
+# large steps; the image sets want smaller steps and more epochs.
+RECIPES = {
+    "small": {"epochs": 10, "batch_size": 32, "lr": {"sgd": 0.05}},
+    "images": {"epochs": 15, "batch_size": 64, "lr": {"sgd": 0.02}},
+}
+IMAGE_SETS = ("fashion-mnist", "mnist", "cifar10")
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 0.01}
+
+
+def recipe(data, optimizer="sgd"):
+    """Default epochs, batch size and learning rate for a dataset and optimizer."""
+    r = RECIPES["images" if data in IMAGE_SETS else "small"]
+    return {"epochs": r["epochs"], "batch_size": r["batch_size"],
+            "lr": r["lr"].get(optimizer, DEFAULT_LR.get(optimizer, 0.01))}
 
 
 @dataclass
@@ -55,6 +70,7 @@ class TrainConfig:
     seed: int = 0
     backend: str = "numpy"
     dtype: str = "float32"
+    schedule: str = "cosine"
     rule: str = "bp"
     rule_options: dict = field(default_factory=dict)
     train_subset: int = 0          # use only the first N training examples (0: all)
@@ -63,6 +79,9 @@ class TrainConfig:
         if self.model not in MODELS:
             raise ArgumentError(f"unknown model {self.model!r}; choose one of "
                                 f"{', '.join(MODELS)}")
+        if self.schedule not in SCHEDULES:
+            raise ArgumentError(f"unknown schedule {self.schedule!r}; choose one of "
+                                f"{', '.join(SCHEDULES)}")
         if self.rule not in RULES:
             raise ArgumentError(f"unknown rule {self.rule!r}; choose one of "
                                 f"{', '.join(RULES)}")
@@ -159,6 +178,11 @@ class Run:
             options["momentum"] = cfg.momentum
         self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), lr=cfg.lr,
                                         **options)
+        self.scheduler = None
+        if cfg.schedule == "cosine":
+            self.scheduler = CosineAnnealingLR(self.optimizer, cfg.epochs)
+        elif cfg.schedule == "step":
+            self.scheduler = StepLR(self.optimizer, max(1, cfg.epochs // 3), 0.1)
         self.loss = loss_fn(self.split)
         self.metrics = []
         self.epoch = 0
@@ -202,6 +226,8 @@ class Run:
                   "test_loss": test_loss, "test_accuracy": test_acc,
                   "seconds": seconds, "lr": self.optimizer.param_groups[0]["lr"]}
         self.metrics.append(record)
+        if self.scheduler is not None:
+            self.scheduler.step()
         return record
 
     def run_epochs(self):
@@ -234,13 +260,16 @@ class Run:
             rng = None
         return {"format": "minigrad-train", "config": asdict(self.cfg), "epoch": self.epoch,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
                 "train_loader": self.train_loader.state_dict(), "rng": rng,
                 "metrics": self.metrics}
 
     @classmethod
     def resume(cls, path, epochs=None, out=None, progress=True, log=print):
         """Continue the run saved at ``path`` (a checkpoint file or the
-        folder holding ``checkpoint.npz``), up to ``epochs`` epochs."""
+        folder holding ``checkpoint.npz``). It goes on exactly as if it had
+        not stopped; ``epochs`` extends it (with a schedule, the schedule is
+        then stretched to the new length from the current epoch on)."""
         path = Path(path)
         if path.is_dir():
             path = path / "checkpoint.npz"
@@ -253,6 +282,8 @@ class Run:
         run = cls(cfg, out if out is not None else path.parent, progress, log)
         run.model.load_state_dict(state["model"])
         run.optimizer.load_state_dict(state["optimizer"])
+        if run.scheduler is not None and state.get("scheduler") is not None:
+            run.scheduler.load_state_dict(state["scheduler"])
         run.train_loader.load_state_dict(state["train_loader"])
         if state.get("rng") is not None:
             _backend.set_rng_state(state["rng"], cfg.backend)
@@ -262,18 +293,8 @@ class Run:
 
 
 def _atomic_text(path, text):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, "w") as f:
+        f.write(text)
 
 
 def save_curves(metrics, path, title=""):
@@ -302,13 +323,5 @@ def save_curves(metrics, path, title=""):
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path) as f:
+        fig.savefig(f, dpi=100, format="png")

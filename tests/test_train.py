@@ -27,21 +27,43 @@ def test_default_run_learns_digits_and_writes_its_outputs(tmp_path, capsys):
     assert "test accuracy" in capsys.readouterr().out
 
 
-def test_resume_is_bit_for_bit(tmp_path):
-    base = TrainConfig(epochs=4, hidden=(32,), optimizer="adam", lr=1e-2, seed=3)
-    straight = Run(base, tmp_path / "a", progress=False, log=lambda s: None)
-    straight.run_epochs()
-    half = Run(TrainConfig(**{**base.__dict__, "epochs": 2}), tmp_path / "b", progress=False,
-               log=lambda s: None)
-    half.run_epochs()
-    resumed = Run.resume(tmp_path / "b", epochs=4, progress=False, log=lambda s: None)
-    assert resumed.epoch == 2
-    resumed.run_epochs()
-    for (name, p), (_, q) in zip(straight.model.state_dict().items(),
-                                 resumed.model.state_dict().items()):
+def _interrupted(cfg, folder, after):
+    """Train ``cfg`` but stop (as a crash would) after ``after`` epochs."""
+    run = Run(cfg, folder, progress=False, log=lambda s: None)
+    for _ in range(after):
+        run.run_epoch()
+        run.write_outputs()
+    return run
+
+
+def _same_run(a, b):
+    for (name, p), (_, q) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
         np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
     strip = lambda ms: [{k: v for k, v in m.items() if k != "seconds"} for m in ms]  # noqa
-    assert strip(straight.metrics) == strip(resumed.metrics)
+    assert strip(a.metrics) == strip(b.metrics)
+
+
+def test_resume_is_bit_for_bit(tmp_path):
+    cfg = TrainConfig(epochs=4, hidden=(32,), optimizer="adam", lr=1e-2, seed=3)
+    straight = Run(cfg, tmp_path / "a", progress=False, log=lambda s: None)
+    straight.run_epochs()
+    _interrupted(cfg, tmp_path / "b", after=2)
+    resumed = Run.resume(tmp_path / "b", progress=False, log=lambda s: None)
+    assert resumed.epoch == 2
+    resumed.run_epochs()
+    _same_run(straight, resumed)
+    assert [m["lr"] for m in resumed.metrics] == [m["lr"] for m in straight.metrics]
+
+
+def test_extending_a_run_without_a_schedule(tmp_path):
+    cfg = TrainConfig(epochs=4, hidden=(16,), schedule="none", seed=2)
+    straight = Run(cfg, tmp_path / "a", progress=False, log=lambda s: None)
+    straight.run_epochs()
+    Run(TrainConfig(**{**cfg.__dict__, "epochs": 2}), tmp_path / "b", progress=False,
+        log=lambda s: None).run_epochs()
+    longer = Run.resume(tmp_path / "b", epochs=4, progress=False, log=lambda s: None)
+    longer.run_epochs()
+    _same_run(straight, longer)
 
 
 def test_resume_with_dropout_and_sgd_is_bit_for_bit(tmp_path):
@@ -50,14 +72,11 @@ def test_resume_with_dropout_and_sgd_is_bit_for_bit(tmp_path):
                       batch_size=16)
     a = Run(cfg, tmp_path / "a", progress=False, log=lambda s: None)
     a.run_epochs()
-    b = Run(TrainConfig(**{**cfg.__dict__, "epochs": 1}), tmp_path / "b", progress=False,
-            log=lambda s: None)
-    b.run_epochs()
-    c = Run.resume(tmp_path / "b", epochs=3, progress=False, log=lambda s: None)
+    _interrupted(cfg, tmp_path / "b", after=1)
+    c = Run.resume(tmp_path / "b", progress=False, log=lambda s: None)
     c.run_epochs()
     assert any(isinstance(m, mg.nn.Dropout) for m in c.model.modules())
-    for (name, p), (_, q) in zip(a.model.state_dict().items(), c.model.state_dict().items()):
-        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
+    _same_run(a, c)
 
 
 def test_regression_data_trains_with_mse(tmp_path):
