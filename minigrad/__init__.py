@@ -29,6 +29,7 @@ from .functional import (functional_call, grad, hessian, hvp, jacobian, jvp,
 from .check import GradcheckReport, check_grads, compare_with_torch, gradcheck
 from .serialization import load, save
 from . import nn, optim, data  # noqa: E402  (layers, optimizers, datasets)
+from . import rules, inspect  # noqa: E402  (learning rules, alignment)
 
 # PyTorch-style reverse mode on explicit tensors: minigrad.autograd.grad(outputs,
 # inputs) and minigrad.autograd.backward(...); minigrad.grad is JAX's transform.

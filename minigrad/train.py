@@ -25,6 +25,7 @@ import numpy as np
 
 from . import backend as _backend
 from . import nn, ops
+from . import rules as rules_module
 from .autodiff import no_grad
 from .data import DataLoader, load_dataset
 from .errors import ArgumentError
@@ -32,7 +33,7 @@ from .optim import CosineAnnealingLR, StepLR, make_optimizer
 from .serialization import atomic_write, load, save
 
 MODELS = ("mlp", "linear", "lenet5", "resnet8", "resnet20")
-RULES = {"bp": "backpropagation: the exact gradient of the loss"}
+RULES = rules_module.available()
 SCHEDULES = ("cosine", "step", "none")
 
 # Defaults that depend on the dataset: the small sets train in seconds with
@@ -82,9 +83,7 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise ArgumentError(f"unknown schedule {self.schedule!r}; choose one of "
                                 f"{', '.join(SCHEDULES)}")
-        if self.rule not in RULES:
-            raise ArgumentError(f"unknown rule {self.rule!r}; choose one of "
-                                f"{', '.join(RULES)}")
+        rules_module.rule_class(self.rule)       # unknown rule: error listing the valid ones
         if not self.lr > 0:
             raise ArgumentError(f"lr must be positive, got {self.lr}")
         if self.batch_size < 1:
@@ -184,18 +183,19 @@ class Run:
         elif cfg.schedule == "step":
             self.scheduler = StepLR(self.optimizer, max(1, cfg.epochs // 3), 0.1)
         self.loss = loss_fn(self.split)
+        self.rule = rules_module.make(cfg.rule, self.model, seed=cfg.seed,
+                                      loss="mse" if self.split.task == "regression"
+                                      else "cross_entropy", **cfg.rule_options)
         self.metrics = []
         self.epoch = 0
 
     # -- one step of the learning rule ------------------------------------------------
     def step(self, x, y):
-        """Backprop: the gradient of the loss, then an optimizer step."""
-        out = self.model(x)
-        loss = self.loss(out, y)
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        return out, loss
+        """One step of the learning rule through the optimizer; returns the
+        model's output and the batch loss."""
+        stats = self.rule.step(x, y, self.optimizer)
+        self.last_stats = stats
+        return self.rule.last_output, stats["loss"]
 
     def run_epoch(self):
         from tqdm import tqdm
@@ -207,8 +207,7 @@ class Run:
         bar = tqdm(self.train_loader, desc=f"epoch {self.epoch}/{self.cfg.epochs}",
                    leave=False, disable=None if self.progress else True, unit="batch")
         for x, y in bar:
-            out, loss = self.step(x, y)
-            value = float(loss.item())
+            out, value = self.step(x, y)
             if not np.isfinite(value):
                 raise ArgumentError(f"the loss became {value} at epoch {self.epoch}; lower "
                                     f"the learning rate (now {self.cfg.lr})")
@@ -261,6 +260,7 @@ class Run:
         return {"format": "minigrad-train", "config": asdict(self.cfg), "epoch": self.epoch,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+                "rule": self.rule.state_dict(),
                 "train_loader": self.train_loader.state_dict(), "rng": rng,
                 "metrics": self.metrics}
 
@@ -285,6 +285,8 @@ class Run:
         if run.scheduler is not None and state.get("scheduler") is not None:
             run.scheduler.load_state_dict(state["scheduler"])
         run.train_loader.load_state_dict(state["train_loader"])
+        if state.get("rule") is not None:
+            run.rule.load_state_dict(state["rule"])
         if state.get("rng") is not None:
             _backend.set_rng_state(state["rng"], cfg.backend)
         run.metrics = list(state["metrics"])

@@ -128,3 +128,38 @@ def test_console_script_entry_point(tmp_path):
     assert (tmp_path / "checkpoint.npz").exists()
     state = mg.load(tmp_path / "checkpoint.npz")
     assert state["epoch"] == 1 and state["config"]["model"] == "mlp"
+
+
+@pytest.mark.parametrize("rule,extra", [
+    ("fa", []), ("dfa", []), ("usf", []), ("brsf", []), ("frsf", []),
+    ("kp", ["--rule-opt", "weight_decay=0.01"]), ("pfa", ["--rule-opt", "expand_ratio=2"]),
+    ("shallow", []), ("delta", ["--model", "linear"]), ("perceptron", ["--model", "linear"]),
+])
+def test_every_rule_trains_from_the_command_line(rule, extra, tmp_path, capsys):
+    rc = cli.main(["train", "--rule", rule, "--epochs", "2", "--out", str(tmp_path),
+                   "--no-progress"] + extra)
+    assert rc == 0
+    metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["test_accuracy"] > 0.5
+    assert mg.load(tmp_path / "checkpoint.npz")["config"]["rule"] == rule
+
+
+def test_rule_options_reach_the_rule_and_bad_ones_are_reported(tmp_path, capsys):
+    rc = cli.main(["train", "--rule", "kp", "--rule-opt", "decay=1", "--out", str(tmp_path),
+                   "--no-progress"])
+    assert rc == 1
+    assert "unknown hyper-parameter(s) decay; valid: weight_decay" in capsys.readouterr().err
+    run = Run(TrainConfig(rule="pfa", rule_options={"expand_ratio": 3}, epochs=1), tmp_path,
+              progress=False, log=lambda s: None)
+    assert run.rule.options["expand_ratio"] == 3
+
+
+@pytest.mark.parametrize("rule", ["kp", "brsf", "pfa"])
+def test_resume_restores_the_rules_own_state(rule, tmp_path):
+    cfg = TrainConfig(epochs=3, hidden=(16, 16), rule=rule, seed=4)
+    straight = Run(cfg, tmp_path / "a", progress=False, log=lambda s: None)
+    straight.run_epochs()
+    _interrupted(cfg, tmp_path / "b", after=1)
+    resumed = Run.resume(tmp_path / "b", progress=False, log=lambda s: None)
+    resumed.run_epochs()
+    _same_run(straight, resumed)

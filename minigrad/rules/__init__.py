@@ -1,0 +1,21 @@
+"""Learning rules, each comparable to backprop on the same batch.
+
+    rule = minigrad.rules.make("fa", model)
+    rule.updates(x, y)            # {parameter name: update}, nothing applied
+    rule.step(x, y, optimizer)    # apply through any optimizer
+
+``available()`` lists them. One file per family:
+
+* :mod:`.backprop`                  -- ``bp``, ``shallow``
+* :mod:`.classical`                 -- ``delta`` (LMS), ``perceptron``
+* :mod:`.feedback_alignment`        -- ``fa``, ``usf``, ``brsf``, ``frsf``, ``kp``
+* :mod:`.direct_feedback_alignment` -- ``dfa``
+* :mod:`.product_feedback_alignment` -- ``pfa``
+"""
+from . import (backprop, classical, direct_feedback_alignment, feedback_alignment,
+               product_feedback_alignment)
+from .base import Rule, angle, available, layer_functions, learnable_layers, make, rule_class
+
+__all__ = ["Rule", "make", "available", "rule_class", "angle", "layer_functions",
+           "learnable_layers", "backprop", "classical", "feedback_alignment",
+           "direct_feedback_alignment", "product_feedback_alignment"]

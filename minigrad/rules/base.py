@@ -1,0 +1,264 @@
+"""The Rule interface: every learning rule produces an update for each
+parameter, in the sign convention of a gradient, so that any rule can be
+set beside backprop on the same batch and compared.
+
+    rule = minigrad.rules.make("fa", model, seed=0)
+    ups = rule.updates(x, y)          # {param name: array}, nothing applied
+    rule.last_signals                 # {layer name: δ that layer received}
+    stats = rule.step(x, y, optimizer)   # apply through any optimizer
+
+How a rule changes learning
+---------------------------
+Most rules keep the forward pass and change what flows backward. A rule
+runs the model with its own function for some layers (``layer_functions``):
+feedback alignment's linear layer computes x Wᵀ + b forward but sends
+ḡ B backward; direct feedback alignment cuts the model into blocks and
+sends a projection of the output error into each. The rule then asks the
+engine for the gradients with respect to the parameters: whatever the
+engine returns *is* the rule's update. Rules that are not gradient-like at
+all (the perceptron, the delta rule) compute their update in plain array
+code.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+
+from .. import backend as _backend
+from .. import nn, ops
+from ..autodiff import grad as autograd_grad
+from ..errors import ArgumentError
+from ..tensor import Tensor
+
+_REGISTRY: dict = {}
+
+
+def register(cls):
+    """Class decorator: make a rule available under ``cls.name``."""
+    if cls.name in _REGISTRY:
+        raise ValueError(f"rule {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available():
+    """``{name: "summary (paper)"}`` for every rule."""
+    return {name: f"{cls.summary} ({cls.paper})" for name, cls in _REGISTRY.items()}
+
+
+def rule_class(name):
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ArgumentError(f"unknown rule {name!r}; choose one of "
+                            f"{', '.join(_REGISTRY)}") from None
+
+
+def make(name, model, **hparams):
+    """The rule ``name`` for ``model`` with hyper-parameters ``hparams``."""
+    return rule_class(name)(model, **hparams)
+
+
+def rules_supporting(module):
+    """Names of the rules that can train a model containing ``module``."""
+    return [n for n, cls in _REGISTRY.items() if cls.supports_module(module)]
+
+
+# --------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------
+
+
+def angle(a, b):
+    """The angle in degrees between two arrays seen as vectors (90 when
+    either is zero: no information)."""
+    a = _backend.to_numpy(a).ravel().astype(np.float64)
+    b = _backend.to_numpy(b).ravel().astype(np.float64)
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0 or nb == 0:
+        return 90.0
+    ua, ub = a / na, b / nb
+    # 2·atan2(|u − v|, |u + v|) is accurate at every angle (acos is not near 0)
+    return math.degrees(2 * math.atan2(float(np.linalg.norm(ua - ub)),
+                                       float(np.linalg.norm(ua + ub))))
+
+
+def learnable_layers(model):
+    """``[(name, module)]`` for the Linear and Conv2d layers, in order."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+@contextlib.contextmanager
+def layer_functions(functions):
+    """Run each module in ``functions`` with ``functions[module](x)`` in place
+    of its own ``forward`` while the block runs (an instance attribute
+    shadows the class's method; nothing else changes)."""
+    saved = []
+    try:
+        for module, fn in functions.items():
+            saved.append((module, module.__dict__.get("forward")))
+            module.forward = fn
+        yield
+    finally:
+        for module, old in saved:
+            if old is None:
+                del module.forward
+            else:
+                module.forward = old
+
+
+# --------------------------------------------------------------------------
+# The base class
+# --------------------------------------------------------------------------
+
+
+class Rule:
+    """Base class of learning rules. Subclasses set ``name``, ``summary``,
+    ``paper`` and ``hparams`` (defaults), and override ``signals_and_loss``
+    (gradient-like rules) or ``updates`` (the rest)."""
+
+    name = "rule"
+    summary = ""
+    paper = ""
+    hparams: dict = {}
+    #: layer types whose learning this rule defines; other modules with
+    #: parameters (batch norm) learn from the signal that reaches them
+    supported = (nn.Linear, nn.Conv2d)
+    #: modules that break the rule (e.g. branching blocks for DFA)
+    unsupported = ()
+
+    def __init__(self, model, loss="cross_entropy", seed=0, **hparams):
+        unknown = set(hparams) - set(self.hparams)
+        if unknown:
+            valid = ", ".join(f"{k} (default {v!r})" for k, v in self.hparams.items()) or \
+                "none"
+            raise ArgumentError(f"rule {self.name!r}: unknown hyper-parameter(s) "
+                                f"{', '.join(sorted(unknown))}; valid: {valid}")
+        self.options = dict(self.hparams)
+        self.options.update(hparams)
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"rule {self.name!r}: expected a minigrad.nn.Module, got "
+                            f"{type(model).__name__}")
+        self.model = model
+        self.loss_name = loss
+        self.seed = seed
+        self.generator = np.random.default_rng(seed)
+        self.layers = learnable_layers(model)
+        self.check_model()
+        self.last_signals = {}
+        self.last_loss = None
+        self.last_output = None
+        self.steps = 0
+        self.setup()
+
+    # -- what subclasses provide ---------------------------------------------------
+    @classmethod
+    def supports_module(cls, module):
+        return not isinstance(module, cls.unsupported)
+
+    def check_model(self):
+        for name, m in self.model.named_modules():
+            if isinstance(m, self.unsupported):
+                raise ArgumentError(
+                    f"rule {self.name!r} cannot train a model with {type(m).__name__} "
+                    f"(layer {name!r}); rules that can: "
+                    f"{', '.join(rules_supporting(m)) or 'none'}")
+        if not self.layers:
+            raise ArgumentError(f"rule {self.name!r}: the model has no Linear or Conv2d layer")
+
+    def setup(self):
+        """Create the rule's own state (feedback matrices)."""
+
+    def layer_function(self, name, layer):
+        """The function the rule runs in place of ``layer.forward``, or None
+        to keep the layer as it is."""
+        return None
+
+    def loss(self, out, y):
+        if self.loss_name == "mse":
+            return ops.mse_loss(out, y.astype(out.dtype) if isinstance(y, Tensor) else y)
+        return ops.cross_entropy(out, y)
+
+    # -- running the model the rule's way --------------------------------------
+    def _record_signal(self, name, out):
+        """Keep the gradient that reaches ``out`` (layer ``name``'s output)."""
+        if out.requires_grad:
+            out.register_hook(lambda g, name=name: self.last_signals.__setitem__(name, g.data))
+        return out
+
+    def forward(self, x):
+        """The model's output, computed with the rule's layer functions."""
+        functions = {}
+        for name, layer in self.layers:
+            fn = self.layer_function(name, layer)
+            if fn is None:
+                fn = (lambda x, layer=layer: type(layer).forward(layer, x))
+            functions[layer] = (lambda x, name=name, fn=fn: self._record_signal(name, fn(x)))
+        with layer_functions(functions):
+            return self.model(x)
+
+    def signals_and_loss(self, x, y):
+        """``(outputs, seeds)`` to differentiate: by default the loss alone."""
+        out = self.forward(x)
+        loss = self.loss(out, y)
+        self.last_output, self.last_loss = out, float(loss.item())
+        return [loss], [None]
+
+    def updates(self, x, y):
+        """``{parameter name: update array}`` for this batch, in the sign
+        convention of a gradient (an optimizer subtracts it). Nothing is
+        applied; ``last_signals`` holds the error each layer received."""
+        self.last_signals = {}
+        names, params = zip(*self.model.named_parameters())
+        outputs, seeds = self.signals_and_loss(x, y)
+        grads = autograd_grad(outputs, list(params), seeds, allow_unused=True)
+        ups = {n: g.data for n, g in zip(names, grads) if g is not None}
+        return self.adjust(ups)
+
+    def adjust(self, ups):
+        """A last change to the updates (weight decay of KP); default none."""
+        return ups
+
+    def after_step(self, ups, optimizer):
+        """Update the rule's own state after the optimizer stepped."""
+
+    def step(self, x, y, optimizer):
+        """Compute the updates, give them to ``optimizer`` as ``.grad``,
+        step, then update the rule's own state. Returns measurements."""
+        ups = self.updates(x, y)
+        for name, p in self.model.named_parameters():
+            p.grad = Tensor(ups[name]) if name in ups else None
+        optimizer.step()
+        self.steps += 1
+        self.after_step(ups, optimizer)
+        stats = {"loss": self.last_loss}
+        stats.update(self.measures())
+        return stats
+
+    def measures(self):
+        """Numbers the rule reports after a step (weight alignment)."""
+        wa = self.weight_alignment()
+        return {f"weight_alignment/{k}": v for k, v in wa.items()}
+
+    def weight_alignment(self):
+        """``{layer name: angle in degrees}`` between the rule's feedback
+        matrix and the forward weights it stands in for ({} if none)."""
+        return {}
+
+    # -- state ---------------------------------------------------------------------------
+    def state_dict(self):
+        return {"steps": self.steps, "generator": self.generator.bit_generator.state}
+
+    def load_state_dict(self, state):
+        self.steps = int(state["steps"])
+        self.generator.bit_generator.state = state["generator"]
+
+    def __repr__(self):
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"{type(self).__name__}({self.name!r}{', ' + opts if opts else ''})"
+
+
+def lr_of(optimizer):
+    return float(optimizer.param_groups[0]["lr"])

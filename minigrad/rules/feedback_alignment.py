@@ -1,0 +1,287 @@
+"""Feedback alignment and its relatives: rules that send the error backward
+through a matrix B in place of the forward weights' transpose.
+
+Backprop sends a hidden layer the error δₗ = (Wₗ₊₁ᵀ δₗ₊₁) ⊙ f′(aₗ), which
+needs the forward weights in the backward pass (the weight-transport
+problem). These rules keep everything else and change only that matrix:
+
+* ``fa`` (Lillicrap, Cownden, Tweed & Akerman 2016):
+  δₗ = (Bₗ₊₁ᵀ δₗ₊₁) ⊙ f′(aₗ) with B fixed and random. The forward weights
+  come to align with B, and the updates with backprop's.
+* sign symmetry (Liao, Leibo & Poggio 2016; the variants of Sanfiz &
+  Akrout 2021): B shares W's signs but not its magnitudes --
+  ``usf``  B = sign(W)·s,          s = √(2 / (fan_in + fan_out));
+  ``brsf`` B = |R| ⊙ sign(W), R redrawn at every step;
+  ``frsf`` B = |R| ⊙ sign(W), R fixed.
+* ``kp`` -- Kolen–Pollack (Kolen & Pollack 1994; Akrout et al. 2019):
+  B receives the same update as W, and both decay:
+  ΔW = −η(δxᵀ + λW), ΔB = −η(δxᵀ + λB), so B − W shrinks by (1 − ηλ)
+  every step and B → W.
+
+B has the shape of W (out, in) -- for a convolution, a kernel of W's
+shape -- and is used where backprop uses W: the layer sends ḡ B to its
+input instead of ḡ W. Random matrices are drawn from the rule's seeded
+Generator with Glorot's scale: U(−a, a), a = √(6 / (fan_in + fan_out)).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend as _backend
+from .. import nn
+from ..autodiff import ZERO, Op, apply
+from ..ops import conv as conv_ops
+from ..ops.shape import reshape
+from ..tensor import Tensor
+from .base import Rule, angle, lr_of, register
+
+# ==========================================================================
+# The two ops whose backward uses a feedback matrix
+# ==========================================================================
+
+
+class FeedbackLinear(Op):
+    """y = x Wᵀ + b, whose backward sends ḡ B to x where backprop sends ḡ W.
+
+    vjp: (ḡ B,  ḡᵀ x,  Σ ḡ)  -- only the first differs from Linear.
+    jvp: ẋ Wᵀ + x Ẇᵀ + ḃ  (the forward function is unchanged)."""
+
+    name = "feedback_linear"
+
+    def __init__(self, feedback):
+        self.feedback = feedback          # an array shaped like W
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def vjp(self, g):
+        x = self.inputs[0]
+        needs = self.needs_input_grad
+        g2 = reshape(g, (-1, g.shape[-1]))
+        grad_x = g @ Tensor(self.feedback) if needs[0] else None
+        grad_w = g2.mT @ reshape(x, (-1, x.shape[-1])) if needs[1] else None
+        if len(needs) == 2:
+            return grad_x, grad_w
+        from ..ops.reduction import sum as _sum
+        return grad_x, grad_w, (_sum(g2, 0) if needs[2] else None)
+
+    def jvp(self, dx, dw, db=ZERO):
+        x, w = self.inputs[0], self.inputs[1]
+        out = ZERO
+        if dx is not ZERO:
+            out = out + dx @ w.mT
+        if dw is not ZERO:
+            out = out + x @ dw.mT
+        return out + db
+
+
+class FeedbackConvMatmul(Op):
+    """y = W @ cols for a convolution (W (G, O/G, C/G·kh·kw), cols the
+    unfolded input (N, G, C/G·kh·kw, L)), whose backward sends Bᵀ ḡ to the
+    columns where backprop sends Wᵀ ḡ.
+
+    vjp: (Σₙ ḡ colsᵀ,  Bᵀ ḡ).   jvp: Ẇ cols + W ċols."""
+
+    name = "feedback_conv_matmul"
+
+    def __init__(self, feedback):
+        self.feedback = feedback          # shaped like W: (G, O/G, C/G·kh·kw)
+
+    def forward(self, w, cols):
+        return w @ cols
+
+    def vjp(self, g):
+        w, cols = self.inputs
+        need_w, need_cols = self.needs_input_grad
+        grad_w = g @ cols.mT if need_w else None          # summed over N by the engine
+        grad_cols = Tensor(self.feedback).mT @ g if need_cols else None
+        return grad_w, grad_cols
+
+    def jvp(self, dw, dcols):
+        w, cols = self.inputs
+        return dw @ cols + w @ dcols
+
+
+def feedback_linear(x, weight, bias, feedback):
+    """A Linear layer's computation whose backward uses ``feedback`` for W."""
+    args = (x, weight) if bias is None else (x, weight, bias)
+    return apply(FeedbackLinear(feedback), *args)
+
+
+def feedback_conv2d(x, layer, feedback):
+    """``layer`` (a Conv2d) applied to ``x``, with ``feedback`` (a kernel of
+    the weight's shape) in place of the weight in the backward pass."""
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = reshape(x, (1,) + x.shape)
+    w = layer.weight
+    n, c, h, wd = x.shape
+    c_out, c_per_group, kh, kw = w.shape
+    g = layer.groups
+    s, p, d = (conv_ops._pair(v, n_, "conv2d", m) for v, n_, m in
+               ((layer.stride, "stride", 1), (layer.padding, "padding", 0),
+                (layer.dilation, "dilation", 1)))
+    ho, wo = conv_ops._check_output("conv2d", (h, wd), (kh, kw), d, p, s)
+    cols = apply(conv_ops.Unfold((kh, kw), d, p, s), x)
+    cols = reshape(cols, (n, g, c_per_group * kh * kw, ho * wo))
+    w3 = reshape(w, (g, c_out // g, c_per_group * kh * kw))
+    fb = feedback.reshape(g, c_out // g, c_per_group * kh * kw)
+    out = reshape(apply(FeedbackConvMatmul(fb), w3, cols), (n, c_out, ho, wo))
+    if layer.bias is not None:
+        out = out + reshape(layer.bias, (1, c_out, 1, 1))
+    return reshape(out, out.shape[1:]) if unbatched else out
+
+
+# ==========================================================================
+# The rules
+# ==========================================================================
+
+
+def glorot_uniform(shape, rng, dtype):
+    """U(−a, a) with a = √(6 / (fan_in + fan_out)), drawn from ``rng``."""
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+    a = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-a, a, size=shape).astype(dtype)
+
+
+class FeedbackRule(Rule):
+    """Shared machinery: one feedback matrix per layer (except the first,
+    whose input needs no error), used by the layer's backward pass."""
+
+    unsupported = ()
+
+    def setup(self):
+        self.feedback = {}
+        for name, layer in self.layers[1:]:
+            w = layer.weight.data
+            self.feedback[name] = _backend.to_backend(
+                self.init_feedback(name, _backend.to_numpy(w)), layer.weight.backend)
+
+    def init_feedback(self, name, w):
+        return glorot_uniform(w.shape, self.generator, w.dtype)
+
+    def current_feedback(self, name, layer):
+        """The matrix the layer sends its error through on this step."""
+        return self.feedback[name]
+
+    def layer_function(self, name, layer):
+        if name not in self.feedback:
+            return None
+        if isinstance(layer, nn.Linear):
+            return lambda x: feedback_linear(x, layer.weight, layer.bias,
+                                             self.current_feedback(name, layer))
+        return lambda x: feedback_conv2d(x, layer, self.current_feedback(name, layer))
+
+    def weight_alignment(self):
+        return {name: angle(self.current_feedback(name, layer), layer.weight.data)
+                for name, layer in self.layers[1:]}
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["feedback"] = {k: Tensor(v) for k, v in self.feedback.items()}
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        for k, v in state["feedback"].items():
+            arr = v.data if isinstance(v, Tensor) else v
+            self.feedback[k] = _backend.to_backend(arr, dict(self.layers)[k].weight.backend)
+
+
+@register
+class FeedbackAlignment(FeedbackRule):
+    """δₗ = (Bₗ₊₁ᵀ δₗ₊₁) ⊙ f′(aₗ) with fixed random B (Glorot-uniform)."""
+
+    name = "fa"
+    summary = "feedback alignment: errors sent back through fixed random matrices"
+    paper = "Lillicrap, Cownden, Tweed & Akerman 2016"
+
+
+class _SignSymmetry(FeedbackRule):
+    def sign(self, layer):
+        xp = _backend.get_array_module(layer.weight.data)
+        return xp.sign(layer.weight.data)
+
+
+@register
+class UniformSignSymmetry(_SignSymmetry):
+    """B = sign(W)·s, s = √(2 / (fan_in + fan_out)): W's signs, uniform magnitude."""
+
+    name = "usf"
+    summary = "sign symmetry: B = sign(W), uniformly scaled"
+    paper = "Liao, Leibo & Poggio 2016; Sanfiz & Akrout 2021"
+
+    def init_feedback(self, name, w):
+        return np.zeros_like(w)       # not used: B is computed from W every step
+
+    def current_feedback(self, name, layer):
+        shape = layer.weight.shape
+        receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+        scale = np.sqrt(2.0 / ((shape[0] + shape[1]) * receptive))
+        return (self.sign(layer) * scale).astype(layer.weight.data.dtype)
+
+
+@register
+class FixedRandomSignSymmetry(_SignSymmetry):
+    """B = |R| ⊙ sign(W), R fixed (Glorot-uniform)."""
+
+    name = "frsf"
+    summary = "sign symmetry with fixed random magnitudes: B = |R| ⊙ sign(W)"
+    paper = "Liao, Leibo & Poggio 2016; Sanfiz & Akrout 2021"
+
+    def current_feedback(self, name, layer):
+        xp = _backend.get_array_module(layer.weight.data)
+        return xp.abs(self.feedback[name]) * self.sign(layer)
+
+
+@register
+class BatchRandomSignSymmetry(_SignSymmetry):
+    """B = |R| ⊙ sign(W), R redrawn (Glorot-uniform) at every step."""
+
+    name = "brsf"
+    summary = "sign symmetry with magnitudes redrawn every batch: B = |R| ⊙ sign(W)"
+    paper = "Liao, Leibo & Poggio 2016; Sanfiz & Akrout 2021"
+
+    def current_feedback(self, name, layer):
+        xp = _backend.get_array_module(layer.weight.data)
+        return xp.abs(self.feedback[name]) * self.sign(layer)
+
+    def after_step(self, ups, optimizer):
+        for name, layer in self.layers[1:]:     # new magnitudes for the next batch
+            w = layer.weight.data
+            self.feedback[name] = _backend.to_backend(
+                glorot_uniform(w.shape, self.generator, w.dtype), layer.weight.backend)
+
+
+@register
+class KolenPollack(FeedbackRule):
+    """ΔW = −η(δxᵀ + λW) and ΔB = −η(δxᵀ + λB): B − W decays to 0."""
+
+    name = "kp"
+    summary = "Kolen-Pollack: B gets W's update, both decay, so B converges to W"
+    paper = "Kolen & Pollack 1994; Akrout, Wilson, Humphreys, Lillicrap & Tweed 2019"
+    hparams = {"weight_decay": 1e-3}
+
+    def adjust(self, ups):
+        lam = self.options["weight_decay"]
+        self.raw = dict(ups)                  # δxᵀ without the decay, for B's update
+        for name, layer in self.layers:
+            key = self._weight_key(name)
+            if key in ups:
+                ups[key] = ups[key] + lam * layer.weight.data
+        return ups
+
+    def _weight_key(self, name):
+        return f"{name}.weight" if name else "weight"
+
+    def after_step(self, ups, optimizer):
+        lr, lam = lr_of(optimizer), self.options["weight_decay"]
+        for name, layer in self.layers[1:]:
+            grad_w = self.raw.get(self._weight_key(name))
+            if grad_w is not None:
+                b = self.feedback[name]
+                self.feedback[name] = b - lr * (grad_w.astype(b.dtype) + lam * b)

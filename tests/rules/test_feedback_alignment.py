@@ -1,0 +1,108 @@
+"""FA, sign symmetry and Kolen-Pollack: exact where B = W, and the
+behaviour the papers describe."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn, rules
+from minigrad.inspect import update_alignment
+from tests.rules.conftest import assert_same_updates, batch, convnet, mlp
+
+
+@pytest.mark.parametrize("make_model,shape", [(mlp, (5,)), (convnet, (2, 6, 6))])
+def test_fa_with_b_equal_to_w_is_backprop(make_model, shape, rng, f64):
+    model = make_model()
+    x, y = batch(rng, shape=shape)
+    fa = rules.make("fa", model)
+    for name, layer in fa.layers[1:]:
+        fa.feedback[name] = layer.weight.numpy().copy()
+    assert_same_updates(fa.updates(x, y), rules.make("bp", model).updates(x, y))
+    assert all(a < 1e-6 for a in fa.weight_alignment().values())
+
+
+def test_fa_with_random_b_differs_from_backprop(rng, f64):
+    model = mlp()
+    x, y = batch(rng)
+    ups, grads = rules.make("fa", model).updates(x, y), rules.make("bp", model).updates(x, y)
+    np.testing.assert_allclose(ups["5.weight"], grads["5.weight"])     # last layer: exact
+    assert not np.allclose(ups["1.weight"], grads["1.weight"])
+
+
+@pytest.mark.parametrize("name", ["usf", "frsf", "brsf"])
+@pytest.mark.parametrize("make_model,shape", [(mlp, (5,)), (convnet, (2, 6, 6))])
+def test_sign_symmetry_on_weights_of_plus_minus_c_is_backprop(name, make_model, shape, rng,
+                                                              f64):
+    model = make_model()
+    x, y = batch(rng, shape=shape)
+    rule = rules.make(name, model)
+    for lname, layer in rule.layers:
+        s = layer.weight.shape
+        receptive = int(np.prod(s[2:])) if len(s) > 2 else 1
+        c = np.sqrt(2.0 / ((s[0] + s[1]) * receptive))   # the usf scale of this layer
+        layer.weight.data[...] = c * np.sign(layer.weight.data)
+        if lname in rule.feedback:
+            rule.feedback[lname] = np.full(s, c)          # |R| = c for frsf/brsf
+    assert_same_updates(rule.updates(x, y), rules.make("bp", model).updates(x, y))
+
+
+def test_brsf_redraws_its_magnitudes_every_step(rng, f64):
+    model = mlp()
+    rule = rules.make("brsf", model)
+    before = {k: v.copy() for k, v in rule.feedback.items()}
+    x, y = batch(rng)
+    rule.step(x, y, mg.optim.SGD(model.parameters(), lr=0.01))
+    assert all(not np.array_equal(before[k], rule.feedback[k]) for k in before)
+    frsf = rules.make("frsf", model)
+    fixed = {k: v.copy() for k, v in frsf.feedback.items()}
+    frsf.step(x, y, mg.optim.SGD(model.parameters(), lr=0.01))
+    assert all(np.array_equal(fixed[k], frsf.feedback[k]) for k in fixed)
+
+
+def test_sign_symmetry_feedback_has_the_signs_of_w(f64):
+    model = mlp()
+    for name in ("usf", "frsf", "brsf"):
+        rule = rules.make(name, model)
+        for lname, layer in rule.layers[1:]:
+            b = rule.current_feedback(lname, layer)
+            np.testing.assert_array_equal(np.sign(b), np.sign(layer.weight.numpy()))
+
+
+def _teacher_student(n=256, seed=0):
+    split = mg.data.load_dataset("teacher-student", n_train=n, n_test=64, dim=10, hidden=20,
+                                 outputs=3, seed=seed)
+    return mg.tensor(split.train.x.astype(np.float64)), mg.tensor(split.train.y.astype(np.float64))
+
+
+def test_kolen_pollack_weight_alignment_falls_below_10_degrees(f64):
+    x, y = _teacher_student()
+    model = nn.mlp([10, 30, 30, 3], "tanh", generator=np.random.default_rng(0))
+    rule = rules.make("kp", model, loss="mse", weight_decay=0.1)
+    start = rule.weight_alignment()
+    assert all(a > 60 for a in start.values())          # random B: near 90 degrees
+    opt = mg.optim.SGD(model.parameters(), lr=0.1)
+    for t in range(400):                                 # B − W shrinks by 1 − ηλ a step
+        idx = np.arange(t * 32, t * 32 + 32) % len(y)
+        rule.step(x[idx], y[idx], opt)
+    assert all(a < 10 for a in rule.weight_alignment().values()), rule.weight_alignment()
+
+
+@pytest.mark.parametrize("name", ["fa", "dfa"])
+def test_update_alignment_falls_clearly_below_90_degrees(name, f64):
+    """Lillicrap et al.'s observation: the forward weights learn to make the
+    random feedback useful, so the updates turn toward backprop's."""
+    x, y = _teacher_student(seed=1)
+    model = nn.mlp([10, 40, 40, 3], "tanh", generator=np.random.default_rng(2))
+    rule = rules.make(name, model, loss="mse", seed=3)
+    opt = mg.optim.SGD(model.parameters(), lr=0.05)
+    hidden = ["1.weight", "3.weight"]
+    angles = []
+    for t in range(400):
+        idx = np.arange(t * 32, t * 32 + 32) % len(y)
+        if t % 50 == 0 or t == 399:
+            al = update_alignment(rule, model, x[:128], y[:128])
+            angles.append([al[h]["angle"] for h in hidden])
+        rule.step(x[idx], y[idx], opt)
+    first, final = angles[0], angles[-1]
+    assert all(a > 80 for a in first), angles        # random feedback: near chance (90°)
+    assert all(a < 80 for a in final), angles        # then clearly aligned
+    assert np.mean(final) < np.mean(first) - 15, angles
