@@ -358,6 +358,20 @@ class StepLR(LRScheduler):
         return base * self.gamma ** (epoch // self.step_size)
 
 
+class MultiStepLR(LRScheduler):
+    """lr = base · γ^(number of milestones ≤ epoch)."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1):
+        self.milestones = sorted(int(m) for m in milestones)
+        if any(m < 1 for m in self.milestones):
+            raise ArgumentError(f"MultiStepLR: milestones must be >= 1, got {milestones}")
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def lr_at(self, base, epoch):
+        return base * self.gamma ** sum(1 for m in self.milestones if m <= epoch)
+
+
 class CosineAnnealingLR(LRScheduler):
     """lr = η_min + (base − η_min)·(1 + cos(π·epoch / T_max)) / 2
     (Loshchilov & Hutter 2017, without restarts). Past T_max the cosine
@@ -471,6 +485,7 @@ class GradientNoise:
 
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "OPTIMIZERS",
-           "make_optimizer", "LRScheduler", "StepLR", "CosineAnnealingLR", "LinearWarmup",
+           "make_optimizer", "LRScheduler", "StepLR", "MultiStepLR", "CosineAnnealingLR",
+           "LinearWarmup",
            "SCHEDULERS",
            "clip_grad_norm_", "clip_grad_value_", "GradientNoise", "OptimizerStateError"]

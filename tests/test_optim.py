@@ -122,6 +122,8 @@ def test_optimizer_bad_input():
 
 @pytest.mark.parametrize("ours,theirs", [
     (lambda o: optim.StepLR(o, 3, 0.5), lambda o: torch.optim.lr_scheduler.StepLR(o, 3, 0.5)),
+    (lambda o: optim.MultiStepLR(o, [2, 5], 0.1),
+     lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [2, 5], 0.1)),
     (lambda o: optim.CosineAnnealingLR(o, 7, 0.01),
      lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 7, 0.01)),
     (lambda o: optim.LinearWarmup(o, 4, 0.1),

@@ -238,9 +238,10 @@ class Rule:
         return stats
 
     def measures(self):
-        """Numbers the rule reports after a step (weight alignment)."""
-        wa = self.weight_alignment()
-        return {f"weight_alignment/{k}": v for k, v in wa.items()}
+        """Cheap numbers the rule reports after every step (the perceptron's
+        mistakes); costlier ones, like :meth:`weight_alignment`, are asked
+        for when wanted."""
+        return {}
 
     def weight_alignment(self):
         """``{layer name: angle in degrees}`` between the rule's feedback

@@ -14,8 +14,12 @@ activation (and, in a convolutional net, the pooling and flattening) --
 reshaped to that input's shape. The engine then carries it back through the
 activation, which is the ⊙ f′(aₗ), to the layer's weights.
 
-Bₗ is (size of that input) × (number of outputs), drawn once from
-U(−1/√k, 1/√k) with k the number of outputs.
+Bₗ is (size d of that input) × (number k of outputs), drawn once from
+Glorot's U(−a, a), a = √(6 / (d + k)): then ‖Bₗ e‖ ≈ √2 ‖e‖, about what
+backprop's first step back delivers (Wᵀe with Glorot-initialised W), so
+the early layers' updates are neither starved nor blown up, whatever the
+block's size (a 1/√k scale would inject a signal √(d/k) times larger into
+every unit of a wide convolutional block).
 
 Only models that are a Sequential chain of layers are supported: a
 residual block has no single place where "the next layer's input" is.
@@ -57,8 +61,9 @@ class DirectFeedbackAlignment(Rule):
         self.feedback = {}      # created on the first batch, when shapes are known
 
     def _make_feedback(self, name, shape, n_out, backend, dtype):
-        k = 1.0 / np.sqrt(n_out)
-        b = self.generator.uniform(-k, k, size=(int(np.prod(shape)), n_out)).astype(dtype)
+        d = int(np.prod(shape))
+        a = np.sqrt(6.0 / (d + n_out))
+        b = self.generator.uniform(-a, a, size=(d, n_out)).astype(dtype)
         self.feedback[name] = _backend.to_backend(b, backend)
 
     def signals_and_loss(self, x, y):

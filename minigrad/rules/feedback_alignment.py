@@ -20,8 +20,12 @@ problem). These rules keep everything else and change only that matrix:
 
 B has the shape of W (out, in) -- for a convolution, a kernel of W's
 shape -- and is used where backprop uses W: the layer sends ḡ B to its
-input instead of ḡ W. Random matrices are drawn from the rule's seeded
-Generator with Glorot's scale: U(−a, a), a = √(6 / (fan_in + fan_out)).
+input instead of ḡ W. Random matrices (B, and R for the sign-symmetry
+magnitudes) are drawn from the rule's seeded Generator on the scale of the
+layer's initial weights: U(−a, a) with a = √3·std(W₀), so that the error
+sent back has about the size backprop's would (for PyTorch's default
+initialisation this is U(−1/√fan_in, 1/√fan_in) itself). A larger B than
+W makes the error grow layer by layer on its way back.
 """
 from __future__ import annotations
 
@@ -140,12 +144,10 @@ def feedback_conv2d(x, layer, feedback):
 # ==========================================================================
 
 
-def glorot_uniform(shape, rng, dtype):
-    """U(−a, a) with a = √(6 / (fan_in + fan_out)), drawn from ``rng``."""
-    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
-    fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
-    a = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-a, a, size=shape).astype(dtype)
+def uniform_like(w, rng):
+    """U(−a, a) with a = √3·std(w): random numbers on the scale of ``w``."""
+    a = np.sqrt(3.0) * float(np.std(w))
+    return rng.uniform(-a, a, size=w.shape).astype(w.dtype)
 
 
 class FeedbackRule(Rule):
@@ -162,7 +164,7 @@ class FeedbackRule(Rule):
                 self.init_feedback(name, _backend.to_numpy(w)), layer.weight.backend)
 
     def init_feedback(self, name, w):
-        return glorot_uniform(w.shape, self.generator, w.dtype)
+        return uniform_like(w, self.generator)
 
     def current_feedback(self, name, layer):
         """The matrix the layer sends its error through on this step."""
@@ -227,7 +229,7 @@ class UniformSignSymmetry(_SignSymmetry):
 
 @register
 class FixedRandomSignSymmetry(_SignSymmetry):
-    """B = |R| ⊙ sign(W), R fixed (Glorot-uniform)."""
+    """B = |R| ⊙ sign(W), R fixed (on the scale of W₀)."""
 
     name = "frsf"
     summary = "sign symmetry with fixed random magnitudes: B = |R| ⊙ sign(W)"
@@ -240,7 +242,7 @@ class FixedRandomSignSymmetry(_SignSymmetry):
 
 @register
 class BatchRandomSignSymmetry(_SignSymmetry):
-    """B = |R| ⊙ sign(W), R redrawn (Glorot-uniform) at every step."""
+    """B = |R| ⊙ sign(W), R redrawn (on the scale of W₀) at every step."""
 
     name = "brsf"
     summary = "sign symmetry with magnitudes redrawn every batch: B = |R| ⊙ sign(W)"
@@ -250,11 +252,14 @@ class BatchRandomSignSymmetry(_SignSymmetry):
         xp = _backend.get_array_module(layer.weight.data)
         return xp.abs(self.feedback[name]) * self.sign(layer)
 
+    def setup(self):
+        super().setup()                      # the first magnitudes, and their scale:
+        self.scale = {name: _backend.to_numpy(b) for name, b in self.feedback.items()}
+
     def after_step(self, ups, optimizer):
         for name, layer in self.layers[1:]:     # new magnitudes for the next batch
-            w = layer.weight.data
             self.feedback[name] = _backend.to_backend(
-                glorot_uniform(w.shape, self.generator, w.dtype), layer.weight.backend)
+                uniform_like(self.scale[name], self.generator), layer.weight.backend)
 
 
 @register

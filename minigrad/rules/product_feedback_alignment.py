@@ -17,9 +17,9 @@ Since B Bᵀ ≈ I for B with entries N(0, 1/n_mid), BR receives nearly the
 same update as W and the decay removes the difference: BR comes to track
 W without any single feedback synapse mirroring a forward one (the larger
 the expansion, the closer BBᵀ is to I). R starts random with entries
-N(0, 2 / (fan_in + fan_out)), so BR starts as a Glorot-scaled random matrix
-(feedback alignment at first); for a convolution, W is seen as
-(out, in·kh·kw).
+N(0, std(W₀)²), so BR starts as a random matrix on the scale of the
+layer's initial weights (feedback alignment at first); for a convolution,
+W is seen as (out, in·kh·kw).
 """
 from __future__ import annotations
 
@@ -53,8 +53,7 @@ class ProductFeedbackAlignment(FeedbackRule):
             b = self.generator.standard_normal((n_out, n_mid)) / np.sqrt(n_mid)
             backend = layer.weight.backend
             self.B[name] = _backend.to_backend(b.astype(w.dtype), backend)
-            receptive = int(np.prod(w.shape[2:])) if w.ndim > 2 else 1
-            std = np.sqrt(2.0 / (w.shape[1] * receptive + n_out * receptive))
+            std = float(np.std(_backend.to_numpy(w)))
             r = self.generator.standard_normal((n_mid, n_in)) * std
             self.R[name] = _backend.to_backend(r.astype(w.dtype), backend)
         self.feedback = {name: None for name in self.B}
