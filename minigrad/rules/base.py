@@ -261,5 +261,10 @@ class Rule:
         return f"{type(self).__name__}({self.name!r}{', ' + opts if opts else ''})"
 
 
-def lr_of(optimizer):
-    return float(optimizer.param_groups[0]["lr"])
+def lr_for(optimizer, param):
+    """The learning rate ``optimizer`` applies to ``param`` now (None if the
+    optimizer does not hold it)."""
+    for group in optimizer.param_groups:
+        if any(p is param for p in group["params"]):
+            return float(group["lr"])
+    return None

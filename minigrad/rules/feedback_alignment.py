@@ -16,7 +16,8 @@ problem). These rules keep everything else and change only that matrix:
 * ``kp`` -- Kolen–Pollack (Kolen & Pollack 1994; Akrout et al. 2019):
   B receives the same update as W, and both decay:
   ΔW = −η(δxᵀ + λW), ΔB = −η(δxᵀ + λB), so B − W shrinks by (1 − ηλ)
-  every step and B → W.
+  every step and B → W. (With momentum or Adam, B takes the step the
+  optimizer gave W; see :class:`PlasticFeedbackRule`.)
 
 B has the shape of W (out, in) -- for a convolution, a kernel of W's
 shape -- and is used where backprop uses W: the layer sends ḡ B to its
@@ -37,7 +38,7 @@ from ..autodiff import ZERO, Op, apply
 from ..ops import conv as conv_ops
 from ..ops.shape import reshape
 from ..tensor import Tensor
-from .base import Rule, angle, lr_of, register
+from .base import Rule, angle, lr_for, register
 
 # ==========================================================================
 # The two ops whose backward uses a feedback matrix
@@ -262,31 +263,63 @@ class BatchRandomSignSymmetry(_SignSymmetry):
                 uniform_like(self.scale[name], self.generator), layer.weight.backend)
 
 
-@register
-class KolenPollack(FeedbackRule):
-    """ΔW = −η(δxᵀ + λW) and ΔB = −η(δxᵀ + λB): B − W decays to 0."""
+class PlasticFeedbackRule(FeedbackRule):
+    """Shared by the rules whose feedback learns (``kp``, ``pfa``): W's
+    update gets the weight decay λW, and the feedback matrix is moved by the
+    step the optimizer actually gave W.
 
-    name = "kp"
-    summary = "Kolen-Pollack: B gets W's update, both decay, so B converges to W"
-    paper = "Kolen & Pollack 1994; Akrout, Wilson, Humphreys, Lillicrap & Tweed 2019"
+    With plain SGD that step is ΔW = −η(δxᵀ + λW), and the papers' rules
+    follow exactly (see each subclass). With momentum or Adam the optimizer
+    reshapes W's step; feeding the feedback the same reshaped step keeps the
+    property the rules rely on -- the difference between feedback and
+    forward weights shrinks by (1 − ηλ) every step -- where updating the
+    feedback with the raw δxᵀ would let W run ahead of it."""
+
     hparams = {"weight_decay": 1e-3}
 
     def adjust(self, ups):
         lam = self.options["weight_decay"]
-        self.raw = dict(ups)                  # δxᵀ without the decay, for B's update
         for name, layer in self.layers:
-            key = self._weight_key(name)
+            key = weight_key(name)
             if key in ups:
                 ups[key] = ups[key] + lam * layer.weight.data
         return ups
 
-    def _weight_key(self, name):
-        return f"{name}.weight" if name else "weight"
+    def step(self, x, y, optimizer):
+        self.weights_before = {name: layer.weight.data.copy() for name, layer in self.layers[1:]}
+        return super().step(x, y, optimizer)
+
+    def applied_steps(self, optimizer):
+        """``{layer name: (ΔW, W before the step, η)}`` for the layers the
+        optimizer just moved."""
+        out = {}
+        for name, layer in self.layers[1:]:
+            lr = lr_for(optimizer, layer.weight)
+            if lr is not None:
+                w_old = self.weights_before[name]
+                out[name] = (layer.weight.data - w_old, w_old, lr)
+        return out
+
+
+@register
+class KolenPollack(PlasticFeedbackRule):
+    """ΔW = −η(δxᵀ + λW) and ΔB = −η(δxᵀ + λB): B − W decays to 0.
+
+    In the code B takes W's actual step and decays toward W's old value,
+    B ← B + ΔW − ηλ(B − W): with plain SGD this is ΔB = −η(δxᵀ + λB)
+    exactly, and with any optimizer B − W ← (1 − ηλ)(B − W)."""
+
+    name = "kp"
+    summary = "Kolen-Pollack: B gets W's update, both decay, so B converges to W"
+    paper = "Kolen & Pollack 1994; Akrout, Wilson, Humphreys, Lillicrap & Tweed 2019"
 
     def after_step(self, ups, optimizer):
-        lr, lam = lr_of(optimizer), self.options["weight_decay"]
-        for name, layer in self.layers[1:]:
-            grad_w = self.raw.get(self._weight_key(name))
-            if grad_w is not None:
-                b = self.feedback[name]
-                self.feedback[name] = b - lr * (grad_w.astype(b.dtype) + lam * b)
+        lam = self.options["weight_decay"]
+        for name, (delta_w, w_old, lr) in self.applied_steps(optimizer).items():
+            b = self.feedback[name]
+            self.feedback[name] = b + delta_w - lr * lam * (b - w_old)
+
+
+def weight_key(layer_name):
+    """The parameter name of a layer's weight in ``named_parameters``."""
+    return f"{layer_name}.weight" if layer_name else "weight"

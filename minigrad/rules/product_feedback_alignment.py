@@ -26,13 +26,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend as _backend
+from ..errors import ArgumentError
 from ..tensor import Tensor
-from .base import angle, lr_of, register
-from .feedback_alignment import FeedbackRule
+from .base import angle, register
+from .feedback_alignment import FeedbackRule, PlasticFeedbackRule
 
 
 @register
-class ProductFeedbackAlignment(FeedbackRule):
+class ProductFeedbackAlignment(PlasticFeedbackRule):
     """δ_in = Rᵀ(Bᵀδ_out) ⊙ f′, B fixed (n_out × n_mid), R plastic: BR tracks W."""
 
     name = "pfa"
@@ -44,7 +45,6 @@ class ProductFeedbackAlignment(FeedbackRule):
         self.B, self.R = {}, {}
         ratio = self.options["expand_ratio"]
         if not (isinstance(ratio, (int, float)) and ratio >= 1):
-            from ..errors import ArgumentError
             raise ArgumentError(f"rule 'pfa': expand_ratio must be >= 1, got {ratio!r}")
         for name, layer in self.layers[1:]:
             w = layer.weight.data
@@ -62,24 +62,17 @@ class ProductFeedbackAlignment(FeedbackRule):
         """BR, reshaped like W."""
         return (self.B[name] @ self.R[name]).reshape(layer.weight.shape)
 
-    def adjust(self, ups):
-        lam = self.options["weight_decay"]
-        self.raw = dict(ups)
-        for name, layer in self.layers:
-            key = f"{name}.weight" if name else "weight"
-            if key in ups:
-                ups[key] = ups[key] + lam * layer.weight.data
-        return ups
-
     def after_step(self, ups, optimizer):
-        lr, lam = lr_of(optimizer), self.options["weight_decay"]
-        for name, layer in self.layers[1:]:
-            grad_w = self.raw.get(f"{name}.weight" if name else "weight")
-            if grad_w is None:
-                continue
-            g2 = grad_w.reshape(grad_w.shape[0], -1)          # δ_out xᵀ, (n_out, n_in)
-            r = self.R[name]
-            self.R[name] = r - lr * ((self.B[name].T @ g2).astype(r.dtype) + lam * r)
+        """R ← R + Bᵀ ΔW − ηλ(R − Bᵀ W): with plain SGD, where
+        ΔW = −η(δ_out xᵀ + λW), this is ΔR = −η((Bᵀ δ_out) xᵀ + λR) exactly;
+        with any optimizer R moves by Bᵀ times W's actual step (see
+        :class:`PlasticFeedbackRule`)."""
+        lam = self.options["weight_decay"]
+        for name, (delta_w, w_old, lr) in self.applied_steps(optimizer).items():
+            r, b = self.R[name], self.B[name]
+            delta_w = delta_w.reshape(delta_w.shape[0], -1)      # (n_out, n_in)
+            w_old = w_old.reshape(w_old.shape[0], -1)
+            self.R[name] = r + b.T @ delta_w - lr * lam * (r - b.T @ w_old)
 
     def weight_alignment(self):
         return {name: angle(self.current_feedback(name, layer), layer.weight.data)

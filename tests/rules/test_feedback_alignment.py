@@ -107,3 +107,42 @@ def test_update_alignment_falls_clearly_below_90_degrees(name, f64):
     assert final[-1] < 75, angles                    # the layer below the output aligns,
     assert np.mean(final) < 80, angles               # the hidden layers on average too,
     assert np.mean(final) < np.mean(first) - 10, angles   # and clearly more than at first
+
+
+def _plastic_step(name, optimizer_factory, rng, **opts):
+    model = mlp()
+    rule = rules.make(name, model, **opts)
+    opt = optimizer_factory(model.parameters())
+    x, y = batch(rng)
+    for _ in range(3):                      # let momentum build up
+        rule.step(x, y, opt)
+    return model, rule, opt, x, y
+
+
+def test_kolen_pollack_with_plain_sgd_is_the_papers_update(rng, f64):
+    """ΔB = −η(δxᵀ + λB), where δxᵀ is backprop's-style weight update of the layer."""
+    model, rule, opt, x, y = _plastic_step("kp", lambda p: mg.optim.SGD(p, lr=0.1), rng,
+                                           weight_decay=0.05)
+    raw = rules.make("kp", model, weight_decay=0.0)
+    raw.feedback = rule.feedback
+    delta_x = raw.updates(x, y)                  # δxᵀ under the current B, no decay
+    before = {k: v.copy() for k, v in rule.feedback.items()}
+    rule.step(x, y, opt)
+    for name in before:
+        expected = before[name] - 0.1 * (delta_x[f"{name}.weight"] + 0.05 * before[name])
+        np.testing.assert_allclose(rule.feedback[name], expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda p: mg.optim.SGD(p, lr=0.1, momentum=0.9),
+    lambda p: mg.optim.Adam(p, lr=0.01)])
+def test_kolen_pollack_difference_decays_by_one_minus_eta_lambda_with_any_optimizer(
+        optimizer, rng, f64):
+    model, rule, opt, x, y = _plastic_step("kp", optimizer, rng, weight_decay=0.05)
+    lr = opt.param_groups[0]["lr"]
+    layers = dict(rule.layers)
+    gap = {k: rule.feedback[k] - layers[k].weight.numpy() for k in rule.feedback}
+    rule.step(x, y, opt)
+    for k in gap:
+        np.testing.assert_allclose(rule.feedback[k] - layers[k].weight.numpy(),
+                                   (1 - lr * 0.05) * gap[k], rtol=1e-10, atol=1e-13)

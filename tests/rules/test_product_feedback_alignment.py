@@ -41,3 +41,38 @@ def test_br_comes_to_track_w(f64):
         pfa.step(x[idx], y[idx], opt)
     end = pfa.weight_alignment()
     assert all(end[k] < 25 and end[k] < start[k] - 40 for k in end), (start, end)
+
+
+def test_pfa_r_update_with_plain_sgd_is_the_papers_rule(rng, f64):
+    """ΔR = −η((Bᵀ δ_out) xᵀ + λR)."""
+    model = mlp()
+    pfa = rules.make("pfa", model, weight_decay=0.05)
+    opt = mg.optim.SGD(model.parameters(), lr=0.1)
+    x, y = batch(rng)
+    pfa.step(x, y, opt)
+    raw = rules.make("pfa", model, weight_decay=0.0)
+    raw.B, raw.R = pfa.B, pfa.R
+    delta_x = raw.updates(x, y)                        # δ_out xᵀ under the current BR
+    before = {k: v.copy() for k, v in pfa.R.items()}
+    pfa.step(x, y, opt)
+    for name in before:
+        expected = before[name] - 0.1 * (pfa.B[name].T @ delta_x[f"{name}.weight"]
+                                          + 0.05 * before[name])
+        np.testing.assert_allclose(pfa.R[name], expected, rtol=1e-10, atol=1e-13)
+
+
+def test_pfa_with_momentum_moves_r_by_b_transpose_times_ws_step(rng, f64):
+    model = mlp()
+    pfa = rules.make("pfa", model, weight_decay=0.05)
+    opt = mg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = batch(rng)
+    for _ in range(3):
+        pfa.step(x, y, opt)
+    layers = dict(pfa.layers)
+    w0 = {k: layers[k].weight.numpy().copy() for k in pfa.R}
+    r0 = {k: v.copy() for k, v in pfa.R.items()}
+    pfa.step(x, y, opt)
+    for k in r0:
+        b, w1 = pfa.B[k], layers[k].weight.numpy()
+        expected = r0[k] + b.T @ (w1 - w0[k]) - 0.1 * 0.05 * (r0[k] - b.T @ w0[k])
+        np.testing.assert_allclose(pfa.R[k], expected, rtol=1e-10, atol=1e-13)
