@@ -30,7 +30,7 @@ import numpy as np
 
 from . import autodiff
 from .backend import to_numpy
-from .errors import DTypeError, GradcheckError
+from .errors import ArgumentError, DTypeError, GradcheckError
 from .functional import jvp, make_dual, vjp
 from .tensor import Tensor
 
@@ -257,7 +257,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, raise_on_failure=True,
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
     for m in modes:
         if m not in MODES:
-            raise ValueError(f"gradcheck: unknown mode {m!r}; use 'rev' and/or 'fwd'")
+            raise ArgumentError(f"gradcheck: unknown mode {m!r}; use 'rev' and/or 'fwd'")
     prepared, diff = _prepare_inputs(inputs, "gradcheck")
     numerical = numerical_jacobian(fn, prepared, diff, eps)
     results = []
@@ -309,13 +309,24 @@ def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, atol=1e-5, rto
     Raises :class:`GradcheckError` naming the check that failed.
     """
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
+    if not modes or any(m not in MODES for m in modes):
+        raise ArgumentError(f"check_grads: modes must be 'fwd' and/or 'rev', got {modes!r}")
+    if not isinstance(order, (int, np.integer)) or order < 1:
+        raise ArgumentError(f"check_grads: order must be an int >= 1, got {order!r}")
     name = name or getattr(f, "__name__", "function")
     args = tuple(args)
     if argnums is None:
         diff = [i for i, a in enumerate(args)
                 if isinstance(a, Tensor) and a.data.dtype.kind == "f"]
     else:
-        diff = [argnums] if isinstance(argnums, int) else list(argnums)
+        diff = [argnums] if isinstance(argnums, (int, np.integer)) else list(argnums)
+        for i in diff:
+            if not isinstance(i, (int, np.integer)) or not 0 <= i < len(args):
+                raise ArgumentError(f"check_grads: argnums {argnums!r} is out of range for "
+                                    f"{len(args)} argument{'s' if len(args) != 1 else ''}")
+            if not isinstance(args[i], Tensor):
+                raise TypeError(f"check_grads: argument {i} is a {type(args[i]).__name__}, "
+                                "not a Tensor")
     for i in diff:
         if args[i].data.dtype != np.float64:
             raise DTypeError(f"check_grads: argument {i} has dtype {args[i].data.dtype}; "

@@ -28,7 +28,7 @@ import numpy as np
 from . import autodiff
 from .autodiff import apply, dual_level, enable_grad
 from .ops.shape import Alias
-from .errors import ArgumentError, DTypeError, GradientError, ShapeError
+from .errors import ArgumentError, BackendError, DTypeError, GradientError, ShapeError
 from .tensor import Tensor
 
 # ==========================================================================
@@ -49,8 +49,8 @@ def _check_tangent(primal, tangent, where):
         raise DTypeError(f"{where}: the tangent has dtype {tangent.data.dtype} but the primal "
                          f"has dtype {primal.data.dtype}; they must match")
     if tangent.backend != primal.backend:
-        raise DTypeError(f"{where}: the tangent lives on {tangent.backend} but the primal on "
-                         f"{primal.backend}")
+        raise BackendError(f"{where}: the tangent lives on {tangent.backend} but the primal on "
+                           f"{primal.backend}")
 
 
 def make_dual(primal: Tensor, tangent: Tensor, level: int | None = None) -> Tensor:
@@ -147,6 +147,8 @@ def jvp(f: Callable, primals, tangents, has_aux=False):
     tangents, _ = _as_tuple(tangents, "jvp", "tangent")
     if len(primals) != len(tangents):
         raise ArgumentError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        _check_tangent(p, t, f"jvp: tangent {i}" if len(primals) > 1 else "jvp")
     with dual_level() as level:
         duals = [make_dual(p, t, level) for p, t in zip(primals, tangents)]
         out, aux = _split_aux(f(*duals), has_aux, "jvp")
@@ -209,9 +211,15 @@ def vjp(f: Callable, *primals, has_aux=False):
             if c.shape != o.shape:
                 raise ShapeError(f"vjp_fn: the cotangent has shape {c.shape} but the output "
                                  f"has shape {o.shape}")
+            if c.data.dtype != o.data.dtype:
+                raise DTypeError(f"vjp_fn: the cotangent has dtype {c.data.dtype} but the "
+                                 f"output has dtype {o.data.dtype}; they must match")
+            if c.backend != o.backend:
+                raise BackendError(f"vjp_fn: the cotangent lives on {c.backend} but the "
+                                   f"output on {o.backend}")
             if o.requires_grad:
                 live.append(o)
-                live_cots.append(c.astype(o.data.dtype))
+                live_cots.append(c)
         if not live:
             return tuple(_zeros_like(x) for x in fresh)
         create = outer or any(c.requires_grad for c in live_cots)
@@ -219,6 +227,9 @@ def vjp(f: Callable, *primals, has_aux=False):
                               create_graph=create, allow_unused=True)
         return tuple(_zeros_like(x) if g is None else g for x, g in zip(fresh, grads))
 
+    # True when the output is part of a graph outside this call (a primal or
+    # a tensor f closes over requires grad): then it must stay attached
+    vjp_fn.outer = outer or any(p.requires_grad for p in primals)
     value = rebuild(list(outs))
     return (value, vjp_fn, aux) if has_aux else (value, vjp_fn)
 
@@ -273,6 +284,12 @@ def value_and_grad(f: Callable, argnums=0, has_aux=False):
         from .ops.elementwise import _ones_like
         grads = vjp_fn(_ones_like(value))
         grads = grads[0] if single else grads
+        if not vjp_fn.outer:
+            # free the reverse graph (the gradient was all it was kept for),
+            # but keep forward-mode tangents: jvp(value_and_grad(f)) works
+            plain = Tensor._make(value.data)
+            plain._tangents = value._tangents
+            value = plain
         return (value, grads, res[2]) if has_aux else (value, grads)
 
     return wrapped
@@ -410,9 +427,13 @@ def functional_call(module, params: dict, *args, **kwargs):
     This turns a model into a function of its parameters, so the transforms
     above apply to it::
 
-        names = [n for n, _ in model.named_parameters()]
+        names, params = zip(*((n, p.detach()) for n, p in model.named_parameters()))
         loss_of = lambda *ps: loss(functional_call(model, dict(zip(names, ps)), x), y)
         value, directional_derivative = jvp(loss_of, params, random_directions)
+
+    (The parameters are detached so that no reverse graph is recorded: a
+    Parameter requires grad, and forward mode through it would also keep
+    the backward graph, as it must when a gradient may be asked for later.)
     """
     if not callable(module):
         raise TypeError(f"functional_call: {type(module).__name__} is not callable")

@@ -78,3 +78,61 @@ def test_compare_with_torch_agrees_and_disagrees():
     bad_grad = mg.compare_with_torch(lambda t: mg.apply(WrongSquare(), t),
                                      lambda t: t * t, [x], raise_on_failure=False)
     assert not bad_grad.ok and "gradients differ" in str(bad_grad)
+
+
+# --------------------------------------------------------------------------
+# check_grads catches what it claims to catch
+# --------------------------------------------------------------------------
+
+
+class _Scaled(mg.autodiff.Op):
+    """sin(x), with rules that can be broken on purpose."""
+
+    name = "scaled_sin"
+
+    def __init__(self, jvp_scale=1.0, constant_rules=False):
+        self.jvp_scale, self.constant_rules = jvp_scale, constant_rules
+
+    def forward(self, x):
+        return np.sin(x)
+
+    def _derivative(self):
+        x = self.inputs[0]
+        if self.constant_rules:           # right values, but not differentiable again
+            return mg.Tensor(np.cos(x.numpy()))
+        return mg.cos(x)
+
+    def vjp(self, g):
+        return (g * self._derivative(),)
+
+    def jvp(self, dx):
+        return dx * self._derivative() * self.jvp_scale
+
+
+def _scaled(**kw):
+    return lambda x: mg.autodiff.apply(_Scaled(**kw), x)
+
+
+def test_check_grads_passes_correct_rules_and_catches_broken_ones():
+    x = mg.tensor(np.array([0.3, -1.2, 2.0]))
+    mg.check_grads(_scaled(), (x,), order=2)
+    with pytest.raises(mg.GradcheckError, match="forward mode: the jvp differs"):
+        mg.check_grads(_scaled(jvp_scale=1.001), (x,), modes="fwd", order=1)
+    with pytest.raises(mg.GradcheckError, match="inner-product identity"):
+        mg.check_grads(_scaled(jvp_scale=1.0 + 1e-6), (x,), order=1)
+    # rules written in raw arrays: right at order 1, wrong at order 2
+    mg.check_grads(_scaled(constant_rules=True), (x,), order=1)
+    with pytest.raises(mg.GradcheckError, match="jvp of"):
+        mg.check_grads(_scaled(constant_rules=True), (x,), modes="fwd", order=2)
+    with pytest.raises(mg.GradcheckError, match="vjp of"):
+        mg.check_grads(_scaled(constant_rules=True), (x,), modes="rev", order=2)
+
+
+def test_check_grads_rejects_arguments_that_would_check_nothing():
+    x = mg.tensor(np.array([0.3]))
+    with pytest.raises(mg.ArgumentError, match="modes must be 'fwd' and/or 'rev'"):
+        mg.check_grads(mg.sin, (x,), modes=("forward",))
+    with pytest.raises(mg.ArgumentError, match="order must be an int >= 1"):
+        mg.check_grads(mg.sin, (x,), order=0)
+    with pytest.raises(mg.ArgumentError, match="argnums 3 is out of range for 1 argument"):
+        mg.check_grads(mg.sin, (x,), argnums=3)

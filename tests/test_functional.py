@@ -320,3 +320,81 @@ def test_functional_call_errors_leave_the_model_intact(rng):
     with pytest.raises(ShapeError, match="parameter 'w' has shape"):
         mg.functional_call(net, {"w": t64(np.ones((2, 2)))}, t64(np.ones(3)))
     assert net.w is w
+
+
+def test_jvp_errors_name_jvp_and_the_argument():
+    x = t64([1.0, 2.0])
+    with pytest.raises(ShapeError, match=r"^jvp: tangent 1: the tangent has shape \(3,\)"):
+        mg.jvp(lambda a, b: a * b, (x, x), (x, t64([1.0, 2.0, 3.0])))
+    with pytest.raises(DTypeError, match=r"^vjp_fn: the cotangent has dtype float32 but the "
+                                         r"output has dtype float64"):
+        mg.vjp(mg.sin, x)[1](mg.tensor([1.0, 1.0]))
+
+
+def test_value_and_grad_does_not_keep_the_graph_alive():
+    """A loop that keeps its losses must not keep every step's graph."""
+    w = t64(np.full(1000, 0.1))
+    refs = []
+
+    def f(a):
+        h = a
+        for _ in range(30):
+            h = mg.tanh(h * 1.1)
+            refs.append(weakref.ref(h.data))
+        return h.sum()
+
+    value, g = mg.value_and_grad(f)(w)
+    gc.collect()
+    assert not value.requires_grad and value.grad_fn is None
+    assert sum(r() is not None for r in refs) <= 1
+    assert_close(g, mg.grad(f)(w))
+    # ... but a value that depends on an outer tensor requiring grad stays attached
+    s = t64(2.0).requires_grad_()
+    value, _ = mg.value_and_grad(lambda a: (a * s).sum())(w)
+    value.backward()
+    assert s.grad.item() == pytest.approx(w.numpy().sum())
+
+
+def test_forward_mode_through_value_and_grads_value():
+    x, v = t64([0.3, -0.7]), t64([1.0, 0.5])
+    (value, grad), (dvalue, dgrad) = mg.jvp(lambda a: mg.value_and_grad(
+        lambda b: (mg.sin(b) ** 2).sum())(a), (x,), (v,))
+    xs, vs = x.numpy(), v.numpy()
+    assert dvalue.item() == pytest.approx((2 * np.sin(xs) * np.cos(xs) * vs).sum(), rel=1e-12)
+    assert_close(dgrad, 2 * np.cos(2 * xs) * vs)
+
+
+def test_hessian_matches_finite_differences_of_the_gradient(mlp):
+    params, x, y = mlp
+    f = lambda w2: _mlp_loss(params[0], params[1], w2, x, y)  # noqa: E731
+    hess = mg.hessian(f)(params[2]).numpy().reshape(12, 12)
+    g = mg.grad(f)
+    eps, w = 1e-6, params[2].numpy()
+    numeric = np.empty((12, 12))
+    for k in range(12):
+        e = np.zeros(12)
+        e[k] = eps
+        plus = g(t64(w + e.reshape(w.shape))).numpy().ravel()
+        minus = g(t64(w - e.reshape(w.shape))).numpy().ravel()
+        numeric[:, k] = (plus - minus) / (2 * eps)
+    assert_close(hess, numeric, atol=1e-8, rtol=1e-6)
+    assert_close(hess, hess.T, atol=1e-14)
+
+
+def test_forward_gradient_with_an_nn_models_detached_parameters_keeps_no_graph(rng):
+    """The recipe in functional_call's docstring: with detached parameters,
+    jvp through an nn model records no reverse graph."""
+    model = mg.nn.mlp([3, 8, 8, 2], "tanh", generator=rng, dtype=np.float64)
+    x = t64(rng.standard_normal((4, 3)))
+    y = np.array([0, 1, 1, 0])
+    names, params = zip(*((n, p.detach()) for n, p in model.named_parameters()))
+    v = tuple(t64(rng.standard_normal(p.shape)) for p in params)
+
+    def loss_of(*ps):
+        return mg.cross_entropy(mg.functional_call(model, dict(zip(names, ps)), x), y)
+
+    loss, directional = mg.jvp(loss_of, params, v)
+    assert not loss.requires_grad and not directional.requires_grad
+    grads = mg.grad(loss_of, argnums=tuple(range(len(params))))(*params)
+    expected = sum((g.numpy() * vi.numpy()).sum() for g, vi in zip(grads, v))
+    assert directional.item() == pytest.approx(expected, rel=1e-10)

@@ -146,3 +146,21 @@ def test_kolen_pollack_difference_decays_by_one_minus_eta_lambda_with_any_optimi
     for k in gap:
         np.testing.assert_allclose(rule.feedback[k] - layers[k].weight.numpy(),
                                    (1 - lr * 0.05) * gap[k], rtol=1e-10, atol=1e-13)
+
+
+def test_the_feedback_ops_have_exact_jvps_and_are_backprop_when_b_is_w(rng, f64):
+    """FeedbackLinear and FeedbackConvMatmul compute the layer's function
+    forward, so their jvp must be exact (order 2); their vjp is the true one
+    only when the feedback equals W (order 1: B is a constant)."""
+    from minigrad.rules.feedback_alignment import FeedbackConvMatmul, feedback_linear
+
+    x, w, b = (mg.tensor(rng.standard_normal(s)) for s in ((4, 3), (5, 3), (5,)))
+    fa_linear = lambda x, w, b: feedback_linear(x, w, b, rng.standard_normal((5, 3)))  # noqa
+    mg.check_grads(fa_linear, (x, w, b), modes="fwd", order=2)
+    mg.check_grads(lambda x, w, b: feedback_linear(x, w, b, w.numpy()), (x, w, b), order=1)
+
+    w3, cols = mg.tensor(rng.standard_normal((2, 3, 4))), mg.tensor(rng.standard_normal((5, 2, 4, 6)))
+    conv = lambda w, c: mg.autodiff.apply(FeedbackConvMatmul(rng.standard_normal((2, 3, 4))), w, c)  # noqa
+    mg.check_grads(conv, (w3, cols), modes="fwd", order=2)
+    mg.check_grads(lambda w, c: mg.autodiff.apply(FeedbackConvMatmul(w.numpy()), w, c),
+                   (w3, cols), order=1)
