@@ -184,12 +184,22 @@ _CONFIG_ARGS = ("model", "data", "batch_size", "optimizer", "lr", "momentum", "w
                 "rule_opt", "train_subset", "schedule")
 
 
+_KIND_NAMES = {int: "an integer", float: "a number"}
+
+
+def _number(kind, text):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {_KIND_NAMES[kind]}") from None
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+    return value
+
+
 def _positive(kind):
     def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        value = _number(kind, text)
         if not value > 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
         return value
@@ -199,12 +209,19 @@ def _positive(kind):
 
 def _non_negative(kind):
     def parse(text):
-        value = kind(text)
+        value = _number(kind, text)
         if value < 0:
             raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
         return value
     parse.__name__ = kind.__name__
     return parse
+
+
+def _probability(text):
+    value = _number(float, text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
 
 
 def _sizes(text):
@@ -253,7 +270,7 @@ def add_train_arguments(p):
     p.add_argument("--hidden", type=_sizes, help="hidden layer sizes of the mlp, e.g. "
                    "1000,1000 (default: 128)")
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), help="default: relu")
-    p.add_argument("--dropout", type=_non_negative(float), help="dropout probability "
+    p.add_argument("--dropout", type=_probability, help="dropout probability "
                    "after each hidden layer of the mlp (default: 0)")
     p.add_argument("--seed", type=_non_negative(int), help="default: 0")
     p.add_argument("--backend", choices=["numpy", "cupy"], help="default: numpy")
@@ -287,6 +304,9 @@ def run_train(args, parser):
                              + ", ".join("--" + a.replace("_", "-") for a in given) + ")")
             run = Run.resume(args.resume, epochs=args.epochs, out=args.out,
                              progress=not args.no_progress)
+            if args.epochs is not None and args.epochs <= run.epoch:
+                parser.error(f"--epochs {args.epochs}: the run in {args.resume} has already "
+                             f"trained {run.epoch} epochs; give more to extend it")
             print(f"resuming {run.cfg.model} on {run.cfg.data} after epoch {run.epoch} of "
                   f"{run.cfg.epochs} ({args.resume})")
         else:

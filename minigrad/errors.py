@@ -55,5 +55,9 @@ class CheckpointError(MinigradError, ValueError):
     """A checkpoint file that is corrupted, truncated or does not fit."""
 
 
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """No checkpoint at the path given."""
+
+
 class DataError(MinigradError, ValueError):
     """A dataset file that is missing, corrupted, truncated or fails its checksum."""

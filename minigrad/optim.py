@@ -100,10 +100,15 @@ class Optimizer:
         state = {str(index[pid]): dict(s) for pid, s in self.state.items() if pid in index}
         groups = [{k: v for k, v in g.items() if k != "params"} | {
             "params": [index[id(p)] for p in g["params"]]} for g in self.param_groups]
-        return {"state": state, "param_groups": groups, "step_count": self.step_count}
+        return {"optimizer": type(self).__name__, "state": state, "param_groups": groups,
+                "step_count": self.step_count}
 
     def load_state_dict(self, state_dict):
         params = list(self.params())
+        kind = state_dict.get("optimizer")
+        if kind is not None and kind != type(self).__name__:
+            raise OptimizerStateError(f"{type(self).__name__}.load_state_dict: the state is "
+                                      f"that of a {kind} optimizer")
         groups = state_dict.get("param_groups")
         if not isinstance(groups, list) or len(groups) != len(self.param_groups):
             raise OptimizerStateError(
@@ -407,7 +412,8 @@ class LinearWarmup(LRScheduler):
         return base * (self.start_factor + (1 - self.start_factor) * frac)
 
 
-SCHEDULERS = {"step": StepLR, "cosine": CosineAnnealingLR, "warmup": LinearWarmup}
+SCHEDULERS = {"step": StepLR, "multistep": MultiStepLR, "cosine": CosineAnnealingLR,
+              "warmup": LinearWarmup}
 
 
 # ==========================================================================

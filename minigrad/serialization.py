@@ -24,7 +24,7 @@ import zipfile
 import numpy as np
 
 from . import backend as _backend
-from .errors import CheckpointError
+from .errors import CheckpointError, CheckpointNotFoundError
 from .tensor import Tensor
 
 FORMAT = "minigrad-checkpoint"
@@ -36,6 +36,10 @@ def _encode(obj, arrays, where):
             _backend._cupy is not None and isinstance(obj, _backend._cupy.ndarray)):
         data = obj.data if isinstance(obj, Tensor) else obj
         host = np.asarray(_backend.to_numpy(data), order="C")   # keeps 0-d arrays 0-d
+        if host.dtype.hasobject:
+            raise TypeError(f"save: the array at {where} has dtype object, which could only "
+                            "be stored by pickling; checkpoints hold numeric and boolean "
+                            "arrays only")
         key = f"a{len(arrays)}"
         arrays[key] = host
         return {"__array__": key, "shape": list(host.shape), "dtype": host.dtype.str,
@@ -57,6 +61,18 @@ def _encode(obj, arrays, where):
                     "tensors, arrays, numbers, strings, None, and lists/tuples/dicts of them")
 
 
+def temporary_file(folder, prefix):
+    """``(fd, path)`` of a new file in ``folder`` (for writing, then renaming
+    into place) with the permissions a plain ``open()`` would give it:
+    mkstemp's are owner-only (0600), which would leave a shared run folder
+    or data cache unreadable to others."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return fd, tmp
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file beside ``path`` for writing; when the block
@@ -66,7 +82,7 @@ def atomic_write(path, mode="wb"):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    fd, tmp = temporary_file(folder, ".tmp-")
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -95,7 +111,7 @@ def save(obj, path):
     meta = {"format": FORMAT, "version": VERSION, "tree": tree}
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     with atomic_write(path) as f:
-        np.savez(f, **arrays)
+        np.savez(f, allow_pickle=False, **arrays)
 
 
 def _decode(node, npz, path, backend, where):
@@ -139,7 +155,7 @@ def load(path, backend="numpy"):
     Tensors on ``backend``, arrays as NumPy arrays."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"load: no checkpoint at {path}")
+        raise CheckpointNotFoundError(f"load: no checkpoint at {path}")
     try:
         npz = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:

@@ -29,6 +29,7 @@ from . import rules as rules_module
 from .autodiff import no_grad
 from .data import DataLoader, load_dataset
 from .errors import ArgumentError
+from .nn.module import StateDictError
 from .optim import CosineAnnealingLR, StepLR, make_optimizer
 from .serialization import atomic_write, load, save
 
@@ -280,7 +281,10 @@ class Run:
         if epochs is not None:
             cfg.epochs = epochs
         run = cls(cfg, out if out is not None else path.parent, progress, log)
-        run.model.load_state_dict(state["model"])
+        try:
+            run.model.load_state_dict(state["model"])
+        except StateDictError as exc:
+            raise StateDictError(f"{path}: {exc}") from None
         run.optimizer.load_state_dict(state["optimizer"])
         if run.scheduler is not None and state.get("scheduler") is not None:
             run.scheduler.load_state_dict(state["scheduler"])

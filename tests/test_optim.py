@@ -170,3 +170,12 @@ def test_gradient_noise_has_the_annealed_variance():
     assert noise.t == 3
     with pytest.raises(mg.ArgumentError):
         optim.GradientNoise(eta=-1)
+
+
+def test_loading_another_optimizers_state_is_refused(rng):
+    w = mg.nn.Parameter(mg.tensor(rng.standard_normal(3)))
+    w.grad = mg.ones(3)
+    sgd = mg.optim.SGD([w], lr=0.1, momentum=0.9)
+    sgd.step()
+    with pytest.raises(mg.optim.OptimizerStateError, match="state is that of a SGD optimizer"):
+        mg.optim.Adam([w], lr=0.1).load_state_dict(sgd.state_dict())

@@ -34,6 +34,12 @@ def test_no_pickle_inside(tmp_path):
             assert b"|O" not in header          # no object arrays
 
 
+def test_object_arrays_are_refused_when_saving(tmp_path):
+    with pytest.raises(TypeError, match=r"array at obj\['a'\] has dtype object"):
+        mg.save({"a": np.array([{"x": 1}], dtype=object)}, tmp_path / "c.npz")
+    assert not (tmp_path / "c.npz").exists()
+
+
 def test_unsupported_objects_are_refused_with_their_path(tmp_path):
     with pytest.raises(TypeError, match=r"cannot save a object at obj\['opt'\]\['fn'\]"):
         mg.save({"opt": {"fn": object()}}, tmp_path / "c.npz")

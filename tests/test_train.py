@@ -98,6 +98,9 @@ def test_regression_data_trains_with_mse(tmp_path):
     (["--rule", "magic"], "invalid choice: 'magic'"),
     (["--hidden", "10,-1"], "layer sizes must be positive"),
     (["--resume", "somewhere", "--lr", "0.1"], "only --epochs and --out"),
+    (["--lr", "inf"], "--lr: must be finite"),
+    (["--epochs", "1.5"], "'1.5' is not an integer"),
+    (["--dropout", "1.0"], "--dropout: must be in [0, 1)"),
 ])
 def test_bad_command_lines_exit_with_code_2(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
@@ -163,3 +166,41 @@ def test_resume_restores_the_rules_own_state(rule, tmp_path):
     resumed = Run.resume(tmp_path / "b", progress=False, log=lambda s: None)
     resumed.run_epochs()
     _same_run(straight, resumed)
+
+
+def test_resume_from_a_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
+    rc = cli.main(["train", "--resume", str(tmp_path / "nowhere"), "--no-progress"])
+    assert rc == 1
+    assert "no checkpoint at" in capsys.readouterr().err
+
+
+def test_resume_with_no_more_epochs_is_refused(tmp_path, capsys):
+    assert cli.main(["train", "--epochs", "2", "--out", str(tmp_path), "--no-progress"]) == 0
+    with pytest.raises(SystemExit) as info:
+        cli.main(["train", "--resume", str(tmp_path), "--epochs", "2", "--no-progress"])
+    assert info.value.code == 2
+    assert "has already trained 2 epochs" in capsys.readouterr().err
+
+
+def test_resume_into_a_model_that_does_not_fit_names_the_checkpoint(tmp_path, capsys):
+    assert cli.main(["train", "--epochs", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    state = mg.load(tmp_path / "checkpoint.npz")
+    state["model"]["1.weight"] = mg.zeros(3, 3)
+    mg.save(state, tmp_path / "checkpoint.npz")
+    rc = cli.main(["train", "--resume", str(tmp_path), "--epochs", "2", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "checkpoint.npz" in err and "1.weight: shape (3, 3) in the state dict" in err
+
+
+def test_run_outputs_are_readable_by_others(tmp_path):
+    """Atomic writes go through mkstemp, whose files are private (0600)."""
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        assert cli.main(["train", "--epochs", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    finally:
+        os.umask(old)
+    for name in ("checkpoint.npz", "metrics.jsonl", "curves.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name

@@ -212,7 +212,7 @@ def load_idx_dataset(name):
     xtr, ytr = arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]
     xte, yte = arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"]
     for what, x, y in (("train", xtr, ytr), ("test", xte, yte)):
-        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or y.ndim != 1 or len(x) != len(y):
             raise DataError(f"{name}: the {what} images {x.shape} and labels {y.shape} do not "
                             "fit together (expected (N, 28, 28) and (N,))")
         if y.size and (y.min() < 0 or y.max() > 9):

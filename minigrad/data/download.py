@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 
 from ..errors import DataError
+from ..serialization import temporary_file
 
 
 def sha256_of(path_or_bytes) -> str:
@@ -36,7 +36,7 @@ def download(url, dest, sha256, timeout=60, progress=True, opener=None):
     dest = os.fspath(dest)
     folder = os.path.dirname(os.path.abspath(dest))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".download-", dir=folder)
+    fd, tmp = temporary_file(folder, ".download-")
     h = hashlib.sha256()
     opener = opener or urllib.request.urlopen
     try:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backend as _backend
 from .. import ops as F
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter, Sequential, check_input
@@ -215,6 +215,12 @@ class LayerNorm(Module):
             if elementwise_affine else None
 
     def forward(self, x):
+        n = len(self.normalized_shape)
+        if not isinstance(x, Tensor) or x.ndim < n or \
+                tuple(x.shape[-n:]) != self.normalized_shape:
+            check_input(self, x, range(n, 100))
+            raise ShapeError(f"{self!r}: expected an input ending in {self.normalized_shape}, "
+                             f"got shape {x.shape}")
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):

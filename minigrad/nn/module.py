@@ -255,9 +255,26 @@ class Sequential(Module):
         setattr(self, str(len(self)), module)
         return self
 
+    #: the shape of one input example, checked on every call when set (the
+    #: model zoo sets it); ``name`` is what error messages call the model
+    input_shape = None
+    name = None
+
     def forward(self, x):
-        for m in self.children():
-            x = m(x)
+        if self.input_shape is not None and isinstance(x, Tensor) and \
+                tuple(x.shape[-len(self.input_shape):]) != tuple(self.input_shape):
+            raise ShapeError(f"{self.name or 'Sequential'}: expected inputs of shape "
+                             f"(N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+        for name, m in self.named_children():
+            try:
+                x = m(x)
+            except ShapeError as exc:     # say where in the model it happened
+                if getattr(exc, "located", False):
+                    raise
+                located = type(exc)(f"layer {name} of {self.name or 'Sequential'} "
+                                    f"({type(m).__name__}): {exc}")
+                located.located = True
+                raise located from None
         return x
 
 
@@ -291,8 +308,10 @@ def check_input(module, x, ndim_options, feature_axis=None, features=None, what=
     if not isinstance(x, Tensor):
         raise TypeError(f"{module!r}: expected a Tensor {what}, got {type(x).__name__}")
     if x.ndim not in ndim_options:
-        raise ShapeError(f"{module!r}: expected a {' or '.join(map(str, ndim_options))}-d "
-                         f"{what}, got shape {x.shape}")
+        options = list(ndim_options)
+        dims = f"{options[0]}-d or more" if len(options) > 4 and options == list(
+            range(options[0], options[-1] + 1)) else " or ".join(map(str, options)) + "-d"
+        raise ShapeError(f"{module!r}: expected a {dims} {what}, got shape {x.shape}")
     if feature_axis is not None and x.shape[feature_axis] != features:
         raise ShapeError(f"{module!r}: expected {features} features on axis {feature_axis} "
                          f"of the {what}, got shape {x.shape}")

@@ -154,6 +154,20 @@ def test_layers_name_themselves_in_shape_errors():
         nn.MaxPool2d(2)(mg.ones(4, 4))
 
 
+def test_models_name_the_layer_and_the_expected_shape():
+    with pytest.raises(ShapeError, match=r"lenet5: expected inputs of shape \(N, 1, 28, 28\), "
+                                         r"got \(2, 1, 32, 32\)"):
+        nn.lenet5()(mg.ones(2, 1, 32, 32))
+    with pytest.raises(ShapeError, match=r"^layer 1 of Sequential \(Linear\): Linear\(in_features"
+                                         r"=4.*expected 4 features.*\(3, 5\)"):
+        nn.mlp([4, 8, 2], activation="tanh")(mg.ones(3, 5))
+    with pytest.raises(ShapeError, match=r"LayerNorm\(\(4,\).*ending in \(4,\), got shape "
+                                         r"\(3, 5\)"):
+        nn.LayerNorm(4)(mg.ones(3, 5))
+    with pytest.raises(ShapeError, match=r"expected a 1-d or more input, got shape \(\)"):
+        nn.Linear(3, 2)(mg.tensor(1.0))
+
+
 def test_layer_argument_errors():
     with pytest.raises(mg.ArgumentError, match="positive"):
         nn.Linear(0, 3)
