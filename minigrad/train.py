@@ -140,13 +140,16 @@ def loss_fn(split):
     return ops.cross_entropy
 
 
-def evaluate(model, loader, loss, task):
-    """Mean loss and accuracy (None for regression) over ``loader``."""
+def evaluate(model, loader, loss, task, predict=None):
+    """Mean loss and accuracy (None for regression) over ``loader``;
+    ``predict(x)`` gives the scores (default: ``model(x)``; a rule's
+    :meth:`~minigrad.rules.Rule.predict`)."""
+    predict = predict or model
     model.eval()
     total, correct, count = 0.0, 0, 0
     with no_grad():
         for x, y in loader:
-            out = model(x)
+            out = predict(x)
             total += float(loss(out, y).item()) * len(y)
             if task == "classification":
                 correct += int((out.data.argmax(axis=-1) == y.data).sum())
@@ -173,20 +176,22 @@ class Run:
         self.test_loader = DataLoader(self.split.test, 1000, backend=cfg.backend,
                                       dtype=cfg.dtype)
         self.model = build_model(cfg, self.split, np.random.default_rng(cfg.seed))
+        self.loss = loss_fn(self.split)
+        self.rule = rules_module.make(cfg.rule, self.model, seed=cfg.seed,
+                                      loss="mse" if self.split.task == "regression"
+                                      else "cross_entropy", **cfg.rule_options)
         options = {"weight_decay": cfg.weight_decay}
         if cfg.optimizer in ("sgd", "rmsprop"):
             options["momentum"] = cfg.momentum
-        self.optimizer = make_optimizer(cfg.optimizer, self.model.parameters(), lr=cfg.lr,
-                                        **options)
+        # the rule's own parameters (local classifiers) learn beside the model's
+        self.optimizer = make_optimizer(
+            cfg.optimizer, list(self.model.parameters()) + list(self.rule.parameters()),
+            lr=cfg.lr, **options)
         self.scheduler = None
         if cfg.schedule == "cosine":
             self.scheduler = CosineAnnealingLR(self.optimizer, cfg.epochs)
         elif cfg.schedule == "step":
             self.scheduler = StepLR(self.optimizer, max(1, cfg.epochs // 3), 0.1)
-        self.loss = loss_fn(self.split)
-        self.rule = rules_module.make(cfg.rule, self.model, seed=cfg.seed,
-                                      loss="mse" if self.split.task == "regression"
-                                      else "cross_entropy", **cfg.rule_options)
         self.metrics = []
         self.epoch = 0
 
@@ -207,6 +212,7 @@ class Run:
         total, correct, count = 0.0, 0, 0
         bar = tqdm(self.train_loader, desc=f"epoch {self.epoch}/{self.cfg.epochs}",
                    leave=False, disable=None if self.progress else True, unit="batch")
+        scored = 0          # examples with a prediction (a rule may not make one)
         for x, y in bar:
             out, value = self.step(x, y)
             if not np.isfinite(value):
@@ -214,15 +220,15 @@ class Run:
                                     f"the learning rate (now {self.cfg.lr})")
             total += value * len(y)
             count += len(y)
-            if self.split.task == "classification":
+            if self.split.task == "classification" and out is not None:
                 correct += int((out.data.argmax(axis=-1) == y.data).sum())
+                scored += len(y)
             bar.set_postfix(loss=f"{total / count:.4f}")
         seconds = time.perf_counter() - start
         test_loss, test_acc = evaluate(self.model, self.test_loader, self.loss,
-                                       self.split.task)
+                                       self.split.task, self.rule.predict)
         record = {"epoch": self.epoch, "train_loss": total / count,
-                  "train_accuracy": correct / count if self.split.task == "classification"
-                  else None,
+                  "train_accuracy": correct / scored if scored else None,
                   "test_loss": test_loss, "test_accuracy": test_acc,
                   "seconds": seconds, "lr": self.optimizer.param_groups[0]["lr"]}
         self.metrics.append(record)
@@ -235,8 +241,10 @@ class Run:
         after every epoch."""
         while self.epoch < self.cfg.epochs:
             rec = self.run_epoch()
-            acc = "" if rec["test_accuracy"] is None else \
-                f"  train acc {rec['train_accuracy']:.2%}  test acc {rec['test_accuracy']:.2%}"
+            acc = "" if rec["train_accuracy"] is None else \
+                f"  train acc {rec['train_accuracy']:.2%}"
+            if rec["test_accuracy"] is not None:
+                acc += f"  test acc {rec['test_accuracy']:.2%}"
             self.log(f"epoch {rec['epoch']:3d}  loss {rec['train_loss']:.4f}  test loss "
                      f"{rec['test_loss']:.4f}{acc}  ({rec['seconds']:.2f} s)")
             if self.out is not None:
@@ -318,7 +326,8 @@ def save_curves(metrics, path, title=""):
     ax1.set_ylabel("loss")
     ax1.legend()
     if metrics and metrics[0].get("test_accuracy") is not None:
-        ax2.plot(epochs, [100 * m["train_accuracy"] for m in metrics], "o-", label="train")
+        if metrics[0].get("train_accuracy") is not None:
+            ax2.plot(epochs, [100 * m["train_accuracy"] for m in metrics], "o-", label="train")
         ax2.plot(epochs, [100 * m["test_accuracy"] for m in metrics], "s-", label="test")
         ax2.set_ylabel("accuracy (%)")
         ax2.legend()

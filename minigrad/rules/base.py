@@ -90,6 +90,43 @@ def learnable_layers(model):
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
 
 
+def chain_blocks(rule_name, model):
+    """Cut a Sequential chain into blocks, one per learnable layer.
+
+    Returns ``(prefix, blocks)``: ``prefix`` is the list of modules before
+    the first learnable layer (a Flatten), and each block is
+    ``(layer name, layer, followers)`` -- the layer and the modules after it
+    up to the next learnable layer (activation, pooling, dropout, ...).
+    Local rules run a block at a time, cutting the graph between blocks.
+    Raises ArgumentError naming the rule when the model is not such a chain."""
+    if not isinstance(model, nn.Sequential):
+        raise ArgumentError(f"rule {rule_name!r} needs a Sequential model (a chain of "
+                            f"layers); got {type(model).__name__}")
+    prefix, blocks = [], []       # modules with parameters among the followers (batch
+    #                               norm) learn from their block's signal
+    for name, module in model.named_children():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            blocks.append((name, module, []))
+        elif learnable_layers(module):
+            raise ArgumentError(f"rule {rule_name!r} cannot train layer {name!r} "
+                                f"({type(module).__name__}): it trains a chain of Linear and "
+                                "Conv2d layers, not layers nested inside other modules")
+        elif blocks:
+            blocks[-1][2].append(module)
+        else:
+            prefix.append(module)
+    if not blocks:
+        raise ArgumentError(f"rule {rule_name!r}: the model has no Linear or Conv2d layer")
+    return prefix, blocks
+
+
+def run_modules(modules, h):
+    """Apply ``modules`` one after the other."""
+    for m in modules:
+        h = m(h)
+    return h
+
+
 @contextlib.contextmanager
 def layer_functions(functions):
     """Run each module in ``functions`` with ``functions[module](x)`` in place
@@ -151,6 +188,9 @@ class Rule:
         self.last_loss = None
         self.last_output = None
         self.steps = 0
+        #: a Module holding the rule's own learnable parameters (the local
+        #: classifiers of local rules), or None; see :meth:`parameters`
+        self.local = None
         self.setup()
 
     # -- what subclasses provide ---------------------------------------------------
@@ -175,6 +215,29 @@ class Rule:
         """The function the rule runs in place of ``layer.forward``, or None
         to keep the layer as it is."""
         return None
+
+    # -- the rule's own learnable parameters ------------------------------------------
+    def named_parameters(self):
+        """``(name, Parameter)`` for the parameters the rule itself learns
+        (none for most rules; the projections of Mono-Forward, the heads of
+        local learning). Names start with ``"rule."``. The optimizer must
+        hold them next to the model's::
+
+            opt = optim.SGD(list(model.parameters()) + list(rule.parameters()), lr=0.1)
+        """
+        if self.local is None:
+            return iter(())
+        return self.local.named_parameters(prefix="rule")
+
+    def parameters(self):
+        for _, p in self.named_parameters():
+            yield p
+
+    def predict(self, x):
+        """The model's class scores (or regression output) for ``x``, as this
+        rule reads them: the model's output for most rules; Forward-Forward
+        scans the labels."""
+        return self.model(x)
 
     def loss(self, out, y):
         if self.loss_name == "mse":
@@ -211,7 +274,8 @@ class Rule:
         convention of a gradient (an optimizer subtracts it). Nothing is
         applied; ``last_signals`` holds the error each layer received."""
         self.last_signals = {}
-        names, params = zip(*self.model.named_parameters())
+        names, params = zip(*(list(self.model.named_parameters())
+                               + list(self.named_parameters())))
         outputs, seeds = self.signals_and_loss(x, y)
         grads = autograd_grad(outputs, list(params), seeds, allow_unused=True)
         ups = {n: g.data for n, g in zip(names, grads) if g is not None}
@@ -227,8 +291,17 @@ class Rule:
     def step(self, x, y, optimizer):
         """Compute the updates, give them to ``optimizer`` as ``.grad``,
         step, then update the rule's own state. Returns measurements."""
+        own = list(self.named_parameters())
+        if own:
+            held = {id(p) for p in optimizer.params()}
+            missing = [n for n, p in own if id(p) not in held]
+            if missing:
+                raise ArgumentError(
+                    f"rule {self.name!r} learns parameters of its own ({', '.join(missing)}), "
+                    "but the optimizer does not hold them; make it with "
+                    "list(model.parameters()) + list(rule.parameters())")
         ups = self.updates(x, y)
-        for name, p in self.model.named_parameters():
+        for name, p in [*self.model.named_parameters(), *own]:
             p.grad = Tensor(ups[name]) if name in ups else None
         optimizer.step()
         self.steps += 1
@@ -250,11 +323,16 @@ class Rule:
 
     # -- state ---------------------------------------------------------------------------
     def state_dict(self):
-        return {"steps": self.steps, "generator": self.generator.bit_generator.state}
+        state = {"steps": self.steps, "generator": self.generator.bit_generator.state}
+        if self.local is not None:
+            state["local"] = self.local.state_dict()
+        return state
 
     def load_state_dict(self, state):
         self.steps = int(state["steps"])
         self.generator.bit_generator.state = state["generator"]
+        if self.local is not None:
+            self.local.load_state_dict(state["local"])
 
     def __repr__(self):
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())

@@ -78,3 +78,53 @@ def test_rule_state_round_trips(rng, tmp_path, f64):
     other.load_state_dict(mg.load(tmp_path / "r.npz"))
     for k in rule.feedback:
         np.testing.assert_array_equal(rule.feedback[k], other.feedback[k])
+
+
+class _WithHead(rules.Rule):
+    """A toy rule with a parameter of its own: a head on the model's output."""
+
+    name = "toy-head"
+
+    def setup(self):
+        self.local = nn.Sequential(nn.Linear(3, 2, generator=np.random.default_rng(0)))
+
+    def signals_and_loss(self, x, y):
+        out = self.forward(x)
+        loss = mg.cross_entropy(self.local(out), y % 2)
+        self.last_output, self.last_loss = out, float(loss.item())
+        return [loss], [None]
+
+
+def test_rules_with_parameters_of_their_own(rng, tmp_path, f64):
+    model = mlp()
+    rule = _WithHead(model)
+    assert [n for n, _ in rule.named_parameters()] == ["rule.0.weight", "rule.0.bias"]
+    x, y = batch(rng)
+    ups = rule.updates(x, y)
+    assert {"rule.0.weight", "rule.0.bias", "5.weight"} <= set(ups)
+    with pytest.raises(mg.ArgumentError, match=r"learns parameters of its own \(rule.0.weight, "
+                                               r"rule.0.bias\).*list\(rule.parameters\(\)\)"):
+        rule.step(x, y, mg.optim.SGD(model.parameters(), lr=0.1))
+    head = rule.local[0].weight.numpy().copy()
+    rule.step(x, y, mg.optim.SGD(list(model.parameters()) + list(rule.parameters()), lr=0.1))
+    np.testing.assert_allclose(rule.local[0].weight.numpy(), head - 0.1 * ups["rule.0.weight"])
+    mg.save(rule.state_dict(), tmp_path / "r.npz")
+    other = _WithHead(model)
+    other.load_state_dict(mg.load(tmp_path / "r.npz"))
+    np.testing.assert_array_equal(other.local[0].weight.numpy(), rule.local[0].weight.numpy())
+
+
+def test_chain_blocks_cuts_a_sequential_at_its_learnable_layers():
+    from minigrad.rules.base import chain_blocks
+    prefix, blocks = chain_blocks("x", nn.lenet5())
+    assert prefix == []
+    assert [(name, type(layer).__name__, [type(m).__name__ for m in after])
+            for name, layer, after in blocks] == [
+        ("0", "Conv2d", ["ReLU", "MaxPool2d"]), ("3", "Conv2d", ["ReLU", "MaxPool2d", "Flatten"]),
+        ("7", "Linear", ["ReLU"]), ("9", "Linear", ["ReLU"]), ("11", "Linear", [])]
+    prefix, _ = chain_blocks("x", mlp())
+    assert [type(m).__name__ for m in prefix] == ["Flatten"]
+    with pytest.raises(mg.ArgumentError, match=r"rule 'x' cannot train layer '3' \(ResidualBlock\)"):
+        chain_blocks("x", nn.resnet(8, width=2))
+    with pytest.raises(mg.ArgumentError, match="rule 'x' needs a Sequential model"):
+        chain_blocks("x", nn.Linear(2, 2))
