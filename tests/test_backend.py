@@ -77,3 +77,61 @@ def test_set_backend_cupy_makes_factories_use_the_gpu():
     mg.set_backend("cupy")
     assert mg.randn(3).backend == "cupy"
     assert mg.tensor([1.0]).backend == "cupy"
+
+
+# -- mixing backends, checked without a GPU ------------------------------------
+# A stand-in for the cupy module: ``backend._cupy`` is what the engine tests
+# arrays against (``isinstance(a, _cupy.ndarray)``), so a module object whose
+# ``ndarray`` is a class of its own makes tensors that report the 'cupy'
+# backend. Only the checks that run before any array arithmetic are exercised.
+
+
+class _FakeGpuArray:
+    """Holds a NumPy array but is not one, as a cupy.ndarray is not."""
+
+    def __init__(self, array):
+        self._array = np.asarray(array)
+
+    shape = property(lambda self: self._array.shape)
+    dtype = property(lambda self: self._array.dtype)
+    ndim = property(lambda self: self._array.ndim)
+    size = property(lambda self: self._array.size)
+
+    def get(self):
+        return self._array
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch):
+    import types
+
+    stub = types.ModuleType("fake_cupy")
+    stub.ndarray = _FakeGpuArray
+    monkeypatch.setattr(B, "_cupy", stub)
+    return stub
+
+
+def test_mixing_backends_names_both_without_a_gpu(fake_cupy):
+    a = mg.tensor(np.array([1.0, 2.0]))
+    b = mg.Tensor(_FakeGpuArray([1.0, 2.0]))
+    assert (a.backend, b.backend) == ("numpy", "cupy")
+    with pytest.raises(BackendError, match=r"add: inputs live on different backends "
+                                           r"\(numpy, cupy\).*Tensor.to"):
+        a + b
+    with pytest.raises(TypeError, match=r"mul: .*\(cupy, numpy\)"):   # BackendError is a TypeError
+        b * a
+    with pytest.raises(BackendError, match=r"matmul: .*\(numpy, cupy\)"):
+        mg.tensor(np.eye(2)) @ mg.Tensor(_FakeGpuArray(np.eye(2)))
+
+
+def test_where_condition_on_another_backend_names_both(fake_cupy):
+    a, b = mg.tensor(np.array([1.0, 2.0])), mg.tensor(np.array([3.0, 4.0]))
+    gpu_cond = _FakeGpuArray([True, False])
+    for cond in (mg.Tensor(gpu_cond), gpu_cond):        # a Tensor or a raw array
+        with pytest.raises(BackendError, match=r"where: the condition lives on cupy but the "
+                                               r"operands on numpy, numpy"):
+            mg.where(cond, a, b)
+    fa, fb = mg.Tensor(_FakeGpuArray([1.0, 2.0])), mg.Tensor(_FakeGpuArray([3.0, 4.0]))
+    with pytest.raises(BackendError, match=r"where: the condition lives on numpy but the "
+                                           r"operands on cupy, cupy"):
+        mg.where(mg.tensor([True, False]), fa, fb)

@@ -5,6 +5,7 @@
 * :mod:`.shape`       -- reshape, permute, broadcast, index, concatenate, pad
 * :mod:`.linalg`      -- matmul, einsum, outer
 * :mod:`.nn`          -- softmax, losses, dropout, normalisation, linear
+  (``nll`` and ``mse`` are aliases of ``nll_loss`` and ``mse_loss``)
 * :mod:`.conv`        -- unfold/fold, conv2d, conv_transpose2d, pooling
 * :mod:`.registry`    -- the catalogue of all ops with sample inputs, used by
   the test suite and ``python -m minigrad gradcheck``
@@ -20,7 +21,8 @@ from .elementwise import (abs, add, astype, clamp, clip, clone, cos, div, elu,
                           sqrt, sub, tanh, to_backend, where)
 from .linalg import einsum, matmul, outer
 from .nn import (batch_norm, bce_with_logits, cross_entropy, dropout,
-                 layer_norm, linear, log_softmax, mse_loss, nll_loss, softmax)
+                 layer_norm, linear, log_softmax, mse, mse_loss, nll, nll_loss,
+                 softmax)
 from .reduction import (all, any, argmax, argmin, logsumexp, max, mean, min,
                         prod, std, sum, var)
 from .shape import (alias, broadcast_to, cat, concatenate, expand_dims, flatten, flip,

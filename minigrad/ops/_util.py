@@ -80,29 +80,41 @@ def binary_args(a, b, op: str):
     return a, b
 
 
-def normalize_axis(axis: int, ndim: int, op: str) -> int:
-    """One axis in ``[-ndim, ndim)`` as a non-negative int."""
+def normalize_axis(axis: int, ndim: int, op: str, shape=None) -> int:
+    """One axis in ``[-ndim, ndim)`` as a non-negative int. ``shape`` (the
+    tensor's shape) is named in the error; ``ndim`` may exceed its length
+    where the axis indexes a result with more axes (``expand_dims``, ``stack``)."""
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise AxisError(f"{op}: axis must be an int, got {axis!r}")
     if not -ndim <= axis < ndim:
-        raise AxisError(f"{op}: axis {axis} is out of range for a tensor with "
-                        f"{ndim} dimension{'s' if ndim != 1 else ''} "
-                        f"(valid: {-ndim} to {ndim - 1})" if ndim else
-                        f"{op}: axis {axis} is out of range for a 0-d tensor")
+        raise AxisError(f"{op}: axis {axis} is out of range for {_describe(ndim, shape)}")
     return int(axis) % ndim if ndim else 0
 
 
-def normalize_axes(axis, ndim: int, op: str):
+def _describe(ndim, shape):
+    """'a tensor of shape (3, 4) (2 dimensions; valid axes: -2 to 1)'."""
+    if shape is None:
+        what = f"a tensor with {ndim} dimension{'s' if ndim != 1 else ''}"
+        return f"{what} (valid axes: {-ndim} to {ndim - 1})" if ndim else "a 0-d tensor"
+    shape = tuple(shape)
+    n = len(shape)
+    what = f"a tensor of shape {shape} ({n} dimension{'s' if n != 1 else ''}"
+    if not ndim:
+        return what + "; it has no axes)"
+    return what + f"; valid axes: {-ndim} to {ndim - 1})"
+
+
+def normalize_axes(axis, ndim: int, op: str, shape=None):
     """``None`` (all axes), an int or a tuple of ints, as a sorted tuple of
     distinct non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, (list, tuple)):
-        axes = tuple(normalize_axis(a, ndim, op) for a in axis)
+        axes = tuple(normalize_axis(a, ndim, op, shape) for a in axis)
         if len(set(axes)) != len(axes):
             raise AxisError(f"{op}: repeated axis in {tuple(axis)}")
         return tuple(sorted(axes))
-    return (normalize_axis(axis, ndim, op),)
+    return (normalize_axis(axis, ndim, op, shape),)
 
 
 def kept_shape(shape, axes):

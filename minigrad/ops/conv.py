@@ -113,14 +113,14 @@ class Fold(Op):
 # ==========================================================================
 
 
-def _pair(value, name, op, minimum):
+def _pair(value, name, op, minimum, accepted="an int or a pair of ints"):
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair = (int(value), int(value))
     elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
             isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
         pair = (int(value[0]), int(value[1]))
     else:
-        raise ArgumentError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+        raise ArgumentError(f"{op}: {name} must be {accepted}, got {value!r}")
     if min(pair) < minimum:
         raise ArgumentError(f"{op}: {name} must be >= {minimum}, got {value!r}")
     return pair
@@ -209,7 +209,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         y[n, o, h, w] = b[o] + Σ_{c,i,j} W[o, c, i, j] · x_pad[n, c, h·s + i·d, w·s + j·d]
 
     computed as W (C_out, C·kh·kw) @ unfold(x) per group. ``padding`` may be
-    an int, a pair, "valid" (0) or "same" (stride 1 only)."""
+    an int, a pair, "valid" (0) or "same" (stride 1 only). As in PyTorch,
+    any non-negative padding is accepted, even more than the kernel size
+    (the extra rows and columns only see zeros); only the pooling functions
+    (at most ``kernel_size // 2``) and ``conv_transpose2d`` (the output must
+    not be empty) limit it."""
     x, unbatched = _conv_args("conv2d", x, weight, groups, "(C_out, C_in/groups, kh, kw)")
     n, c, h, w = x.shape
     c_out, c_per_group, kh, kw = weight.shape
@@ -234,7 +238,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             padding = 0
         else:
             padding = before
-    p = _pair(padding, "padding", "conv2d", 0)
+    p = _pair(padding, "padding", "conv2d", 0,
+              accepted="an int, a pair of ints, 'same' or 'valid'")
     ho, wo = _check_output("conv2d", x.shape[2:], (kh, kw), d, p, s)
     cols = apply(Unfold((kh, kw), d, p, s), x)                   # (N, C·kh·kw, L)
     if groups == 1:
@@ -311,7 +316,10 @@ def _pool_args(op, x, kernel_size, stride, padding, dilation):
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     """Maximum over each kernel window (stride defaults to the kernel size).
-    Padding counts as −∞. Ties within a window share the gradient evenly."""
+    Padding counts as −∞. Ties within a window share the gradient evenly --
+    unlike ``torch.nn.functional.max_pool2d``, which routes the whole
+    gradient to one element of the window (the one its index points to).
+    Where each window's maximum is unique the two agree."""
     x, unbatched, k, s, p, d = _pool_args("max_pool2d", x, kernel_size, stride, padding,
                                           dilation)
     if x.data.dtype.kind != "f":

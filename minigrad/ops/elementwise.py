@@ -17,7 +17,7 @@ import numpy as np
 from .. import backend as _backend
 from ..autodiff import ZERO, Op, apply
 from ..backend import get_array_module
-from ..errors import ArgumentError, DTypeError
+from ..errors import ArgumentError, BackendError, DTypeError
 from ..tensor import Tensor
 from ._util import binary_args, const, tensor_args
 
@@ -822,15 +822,27 @@ def minimum(a, b):
 def where(cond, a, b):
     """``a`` where ``cond`` is true, else ``b`` (broadcasting all three).
 
-    ``cond`` is a boolean Tensor or array; it is not differentiated."""
+    ``cond`` is a boolean Tensor or array (or a nested list, made on the
+    operands' backend); it is not differentiated. A condition on another
+    backend than the operands is an error, as for any op's inputs."""
     if isinstance(cond, Tensor):
         cond_arr = cond.data
+    elif isinstance(cond, np.ndarray) or _backend.backend_of(cond) == "cupy":
+        cond_arr = cond
     else:
         like = a if isinstance(a, Tensor) else b
         cond_arr = get_array_module(like.data if isinstance(like, Tensor) else None).asarray(cond)
     if cond_arr.dtype != np.bool_:
         raise DTypeError(f"where: the condition must be boolean, got dtype {cond_arr.dtype}")
     a, b = binary_args(a, b, "where")
+    # the condition is held by the op, not passed as an input, so the engine's
+    # check that all inputs share one backend does not see it: check it here
+    cond_backend = _backend.backend_of(cond_arr)
+    if cond_backend != a.backend or cond_backend != b.backend:
+        raise BackendError(
+            f"where: the condition lives on {cond_backend} but the operands on "
+            f"{a.backend}, {b.backend}; move them to one backend with "
+            "Tensor.to('numpy') or .to('cupy')")
     return apply(Where(cond_arr), a, b)
 
 

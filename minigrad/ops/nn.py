@@ -1,5 +1,8 @@
 """Neural-network functions: softmax, losses, dropout, normalisation, linear.
 
+``nll`` and ``mse`` are aliases of ``nll_loss`` and ``mse_loss`` (the same
+function objects).
+
 ``softmax``, ``log_softmax`` and ``bce_with_logits`` are primitives with
 their own derivative rules (they are the classic formulas, and writing them
 out keeps them exact where a composition would hit a kink, e.g. at logit 0).
@@ -37,6 +40,8 @@ class Softmax(Op):
 
     def forward(self, x):
         xp = get_array_module(x)
+        if x.size == 0:        # nothing to normalise (max over an empty axis fails)
+            return xp.zeros_like(x)
         e = xp.exp(x - xp.max(x, axis=self.axis, keepdims=True))
         return e / xp.sum(e, axis=self.axis, keepdims=True)
 
@@ -63,6 +68,8 @@ class LogSoftmax(Op):
 
     def forward(self, x):
         xp = get_array_module(x)
+        if x.size == 0:        # nothing to normalise (max over an empty axis fails)
+            return xp.zeros_like(x)
         shifted = x - xp.max(x, axis=self.axis, keepdims=True)
         return shifted - xp.log(xp.sum(xp.exp(shifted), axis=self.axis, keepdims=True))
 
@@ -174,13 +181,13 @@ def _float_input(x, name):
 def softmax(x, axis=-1):
     """exp(x) / Σ exp(x) along ``axis`` (computed stably)."""
     _float_input(x, "softmax")
-    return apply(Softmax(normalize_axis(axis, x.ndim, "softmax")), x)
+    return apply(Softmax(normalize_axis(axis, x.ndim, "softmax", x.shape)), x)
 
 
 def log_softmax(x, axis=-1):
     """x − logsumexp(x) along ``axis`` (computed stably)."""
     _float_input(x, "log_softmax")
-    return apply(LogSoftmax(normalize_axis(axis, x.ndim, "log_softmax")), x)
+    return apply(LogSoftmax(normalize_axis(axis, x.ndim, "log_softmax", x.shape)), x)
 
 
 def _reduce_loss(loss, reduction, name, weight_sum=None):
@@ -212,40 +219,49 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
     ``log_probs`` is (N, C) or (N, C, d1, ...) (class axis 1, as PyTorch) or
     (C,); ``target`` holds class indices of shape (N,) / (N, d1, ...) / ().
     ``reduction="mean"`` divides by the total weight of the non-ignored
-    targets. The gradient is −w[yₙ] at [n, yₙ] and 0 elsewhere."""
-    _float_input(log_probs, "nll_loss")
-    _check_reduction(reduction, "nll_loss")
+    targets. The gradient is −w[yₙ] at [n, yₙ] and 0 elsewhere.
+    ``minigrad.nll`` is the same function."""
+    return _nll_loss(log_probs, target, weight, ignore_index, reduction, "nll_loss")
+
+
+def _nll_loss(log_probs, target, weight, ignore_index, reduction, name):
+    """nll_loss, with errors naming ``name`` (the function the user called:
+    ``cross_entropy`` calls this on its log-probabilities)."""
+    _float_input(log_probs, name)
+    _check_reduction(reduction, name)
     xp = get_array_module(log_probs.data)
     t = target.data if isinstance(target, Tensor) else xp.asarray(target)
     if t.dtype.kind not in "iu":
-        raise DTypeError(f"nll_loss: target must hold integer class indices, got dtype "
-                         f"{t.dtype} (for class probabilities use cross_entropy)")
+        hint = ("class probabilities must be floating-point" if name == "cross_entropy"
+                else "for class probabilities use cross_entropy")
+        raise DTypeError(f"{name}: target must hold integer class indices, got dtype "
+                         f"{t.dtype} ({hint})")
     lp = log_probs
     if lp.ndim == 1:
         expected = ()
     else:
         expected = (lp.shape[0],) + lp.shape[2:]
     if tuple(t.shape) != expected:
-        raise ShapeError(f"nll_loss: target has shape {tuple(t.shape)} but input of shape "
+        raise ShapeError(f"{name}: target has shape {tuple(t.shape)} but input of shape "
                          f"{lp.shape} needs a target of shape {expected}")
     n_classes = lp.shape[0] if lp.ndim == 1 else lp.shape[1]
     valid = t != ignore_index
     bad = valid & ((t < 0) | (t >= n_classes))
     if bool(bad.any()):
         first = int(t[bad].reshape(-1)[0])
-        raise ArgumentError(f"nll_loss: target contains class index {first}, outside "
+        raise ArgumentError(f"{name}: target contains class index {first}, outside "
                             f"[0, {n_classes}) (input shape {lp.shape})")
     flat = _classes_last(lp) if lp.ndim > 1 else reshape(lp, (1, -1))
     t_flat = xp.where(valid, t, 0).reshape(-1)
     picked = getitem(flat, (xp.arange(t_flat.shape[0]), t_flat))    # (M,)
-    wt = _weight_array(weight, n_classes, lp, "nll_loss")
+    wt = _weight_array(weight, n_classes, lp, name)
     w = xp.ones(t_flat.shape, dtype=lp.data.dtype) if wt is None else wt[t_flat]
     w = w * valid.reshape(-1)
     loss = -picked * const(w)
     if reduction == "none":
         return reshape(loss, tuple(t.shape))
     weight_sum = const(xp.asarray(w.sum(), dtype=lp.data.dtype)) if reduction == "mean" else None
-    return _reduce_loss(loss, reduction, "nll_loss", weight_sum)
+    return _reduce_loss(loss, reduction, name, weight_sum)
 
 
 def _weight_array(weight, n_classes, like, name):
@@ -297,7 +313,8 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
         return _reduce_loss(-sum(target * weighted_logp, class_axis), reduction,
                             "cross_entropy")
 
-    loss = nll_loss(logp, target, weight, ignore_index, "none")   # class indices
+    loss = _nll_loss(logp, target, weight, ignore_index, "none",    # class indices
+                     "cross_entropy")
     t = target.data if isinstance(target, Tensor) else xp.asarray(target)
     valid = t != ignore_index
     if label_smoothing:
@@ -310,7 +327,8 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
 
 
 def mse_loss(input, target, reduction="mean"):
-    """Mean squared error: ℓ = (input − target)², reduced. Gradient 2(input − target)/n."""
+    """Mean squared error: ℓ = (input − target)², reduced. Gradient 2(input − target)/n.
+    ``minigrad.mse`` is the same function."""
     _check_reduction(reduction, "mse_loss")
     input, target = binary_args(input, target, "mse_loss")
     if input.shape != target.shape:
@@ -318,6 +336,11 @@ def mse_loss(input, target, reduction="mean"):
                          f"{target.shape} differ (broadcasting a loss is usually a bug)")
     d = input - target
     return _reduce_loss(d * d, reduction, "mse_loss")
+
+
+# Short names (the issue's vocabulary): the same function objects.
+nll = nll_loss
+mse = mse_loss
 
 
 def bce_with_logits(logits, target, weight=None, pos_weight=None, reduction="mean"):

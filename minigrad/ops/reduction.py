@@ -216,7 +216,7 @@ class LogSumExp(_Reduction):
 
 def _reduce(op_cls, name, x, axis, keepdims, *extra):
     tensor_args(name, x=x)
-    axes = normalize_axes(axis, x.ndim, name)
+    axes = normalize_axes(axis, x.ndim, name, x.shape)
     return apply(op_cls(axes, *extra, keepdims), x)
 
 
@@ -265,7 +265,7 @@ def min(x, axis=None, keepdims=False):
 
 
 def _check_nonempty(x, axis, name):
-    axes = normalize_axes(axis, x.ndim, name)
+    axes = normalize_axes(axis, x.ndim, name, x.shape)
     if builtins.any(x.shape[a] == 0 for a in axes) or (x.ndim == 0 and x.size == 0):
         raise ShapeError(f"{name}: cannot reduce over an empty axis (shape {x.shape}, "
                          f"axis={axis})")
@@ -291,7 +291,7 @@ def _index_reduction(x, axis, keepdims, name):
         if keepdims:
             idx = idx.reshape((1,) * x.ndim)
         return const(xp.asarray(idx))
-    ax = normalize_axes(axis, x.ndim, name)
+    ax = normalize_axes(axis, x.ndim, name, x.shape)
     if len(ax) != 1:
         raise ShapeError(f"{name}: axis must be a single int or None, got {axis!r}")
     return const(xp.asarray(getattr(xp, name)(x.data, axis=ax[0], keepdims=keepdims)))
@@ -309,12 +309,12 @@ def argmin(x, axis=None, keepdims=False):
 
 def any(x, axis=None, keepdims=False):
     tensor_args("any", x=x)
-    axes = normalize_axes(axis, x.ndim, "any")
+    axes = normalize_axes(axis, x.ndim, "any", x.shape)
     return const(get_array_module(x.data).any(x.data, axis=axes, keepdims=keepdims))
 
 
 def all(x, axis=None, keepdims=False):
     tensor_args("all", x=x)
-    axes = normalize_axes(axis, x.ndim, "all")
+    axes = normalize_axes(axis, x.ndim, "all", x.shape)
     return const(get_array_module(x.data).all(x.data, axis=axes, keepdims=keepdims))
 

@@ -339,7 +339,7 @@ def permute(x, axes):
     """Reorder the axes of ``x``: the result's axis i is ``x``'s axis ``axes[i]``."""
     tensor_args("permute", x=x)
     axes = tuple(axes)
-    norm = tuple(normalize_axis(a, x.ndim, "permute") for a in axes)
+    norm = tuple(normalize_axis(a, x.ndim, "permute", x.shape) for a in axes)
     if sorted(norm) != list(range(x.ndim)):
         raise ShapeError(f"permute: {axes} is not a permutation of the {x.ndim} axes "
                          f"of a tensor of shape {x.shape}")
@@ -351,8 +351,8 @@ def permute(x, axes):
 def swapaxes(x, axis1, axis2):
     """``x`` with two axes exchanged."""
     tensor_args("swapaxes", x=x)
-    a = normalize_axis(axis1, x.ndim, "swapaxes")
-    b = normalize_axis(axis2, x.ndim, "swapaxes")
+    a = normalize_axis(axis1, x.ndim, "swapaxes", x.shape)
+    b = normalize_axis(axis2, x.ndim, "swapaxes", x.shape)
     axes = list(range(x.ndim))
     axes[a], axes[b] = axes[b], axes[a]
     return permute(x, axes)
@@ -400,7 +400,7 @@ def sum_to(x, shape):
 def expand_dims(x, axis):
     """Insert a size-1 axis at position ``axis``."""
     tensor_args("expand_dims", x=x)
-    ax = normalize_axis(axis, x.ndim + 1, "expand_dims")
+    ax = normalize_axis(axis, x.ndim + 1, "expand_dims", x.shape)
     shape = x.shape[:ax] + (1,) + x.shape[ax:]
     return apply(Reshape(shape), x)
 
@@ -414,7 +414,7 @@ def squeeze(x, axis=None):
     if axis is None:
         axes = tuple(i for i, s in enumerate(x.shape) if s == 1)
     else:
-        axes = normalize_axes(axis, x.ndim, "squeeze")
+        axes = normalize_axes(axis, x.ndim, "squeeze", x.shape)
         for a in axes:
             if x.shape[a] != 1:
                 raise ShapeError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 "
@@ -428,8 +428,8 @@ def flatten(x, start_axis=0, end_axis=-1):
     tensor_args("flatten", x=x)
     if x.ndim == 0:
         return reshape(x, (1,))
-    s = normalize_axis(start_axis, x.ndim, "flatten")
-    e = normalize_axis(end_axis, x.ndim, "flatten")
+    s = normalize_axis(start_axis, x.ndim, "flatten", x.shape)
+    e = normalize_axis(end_axis, x.ndim, "flatten", x.shape)
     if s > e:
         raise ShapeError(f"flatten: start_axis ({start_axis}) comes after end_axis "
                          f"({end_axis}) for a tensor of shape {x.shape}")
@@ -464,7 +464,7 @@ def concatenate(tensors, axis=0):
     first = tensors[0]
     if first.ndim == 0:
         raise ShapeError("concatenate: 0-d tensors cannot be concatenated; use stack")
-    ax = normalize_axis(axis, first.ndim, "concatenate")
+    ax = normalize_axis(axis, first.ndim, "concatenate", first.shape)
     for i, t in enumerate(tensors[1:], 1):
         if t.ndim != first.ndim or any(
                 a != b for j, (a, b) in enumerate(zip(t.shape, first.shape)) if j != ax):
@@ -493,7 +493,7 @@ def stack(tensors, axis=0):
         if t.shape != tensors[0].shape:
             raise ShapeError(f"stack: tensor {i} has shape {t.shape}, tensor 0 has "
                              f"shape {tensors[0].shape}; all must match")
-    ax = normalize_axis(axis, tensors[0].ndim + 1, "stack")
+    ax = normalize_axis(axis, tensors[0].ndim + 1, "stack", tensors[0].shape)
     return concatenate([expand_dims(t, ax) for t in tensors], ax)
 
 
@@ -501,7 +501,7 @@ def split(x, indices_or_sections, axis=0):
     """Split ``x`` along ``axis`` into equal sections (an int) or at the
     given indices (a list), as ``numpy.split``. Returns a list of tensors."""
     tensor_args("split", x=x)
-    ax = normalize_axis(axis, x.ndim, "split")
+    ax = normalize_axis(axis, x.ndim, "split", x.shape)
     n = x.shape[ax]
     if isinstance(indices_or_sections, (int, np.integer)):
         k = int(indices_or_sections)
@@ -538,5 +538,5 @@ def pad(x, pad_width, value=0.0):
 def flip(x, axis=None):
     """Reverse the order of elements along ``axis`` (all axes if None)."""
     tensor_args("flip", x=x)
-    axes = normalize_axes(axis, x.ndim, "flip")
+    axes = normalize_axes(axis, x.ndim, "flip", x.shape)
     return apply(Flip(axes), x)

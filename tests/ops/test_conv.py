@@ -46,6 +46,23 @@ def test_conv_errors_name_the_op_and_shapes():
         mg.conv2d(x, w.double())
     with pytest.raises(ArgumentError, match="kernel_size must be an int or a pair"):
         mg.unfold(x, (1, 2, 3))
+    with pytest.raises(ArgumentError, match=r"conv2d: padding must be an int, a pair of ints, "
+                                            r"'same' or 'valid', got 'full'"):
+        mg.conv2d(x, w, padding="full")
+
+
+def test_conv2d_accepts_padding_larger_than_the_kernel_like_torch(rng):
+    torch = pytest.importorskip("torch")
+    x, w = rng.standard_normal((1, 2, 3, 3)), rng.standard_normal((2, 2, 2, 2))
+    y = mg.conv2d(mg.tensor(x), mg.tensor(w), padding=(3, 2))
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=(3, 2))
+    np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool2d_splits_ties_evenly_unlike_torch():
+    x = mg.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
+    mg.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((1, 1, 2, 2), 0.25))
 
 
 def test_pool_padding_larger_than_the_kernel_allows():

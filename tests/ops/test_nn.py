@@ -37,6 +37,49 @@ def test_cross_entropy_rejects_bad_labels():
         mg.cross_entropy(mg.tensor([[1, 2]]), np.array([0]))
 
 
+def test_cross_entropy_errors_name_cross_entropy_not_its_inner_nll_loss():
+    logits = mg.randn(4, 3)
+    with pytest.raises(ShapeError, match=r"^cross_entropy: target has shape \(3,\) but input "
+                                         r"of shape \(4, 3\) needs a target of shape \(4,\)"):
+        mg.cross_entropy(logits, mg.tensor([0, 1, 2]))
+    with pytest.raises(ArgumentError, match=r"^cross_entropy: target contains class index 5, "
+                                            r"outside \[0, 3\) \(input shape \(4, 3\)\)"):
+        mg.cross_entropy(logits, mg.tensor([0, 5, 1, 2]))
+    with pytest.raises(ArgumentError, match=r"^cross_entropy: target contains class index -2"):
+        mg.cross_entropy(logits, np.array([0, -2, 1, 2]), label_smoothing=0.1)
+    with pytest.raises(ShapeError, match=r"^cross_entropy: target has shape \(2, 3\) but "
+                                         r"input of shape \(2, 3, 2\) needs a target of "
+                                         r"shape \(2, 2\)"):
+        mg.cross_entropy(mg.randn(2, 3, 2), np.zeros((2, 3), dtype=np.int64))
+    with pytest.raises(DTypeError, match=r"^cross_entropy: target must hold integer class "
+                                         r"indices, got dtype bool"):
+        mg.cross_entropy(logits, np.array([True, False, True, True]))
+    with pytest.raises(ShapeError, match=r"^cross_entropy: weight must have shape \(3,\)"):
+        mg.cross_entropy(logits, np.array([0, 1, 2, 0]), weight=mg.ones(2))
+    # called directly, nll_loss names itself
+    with pytest.raises(ShapeError, match=r"^nll_loss: target has shape \(3,\) but input of "
+                                         r"shape \(4, 3\)"):
+        mg.nll_loss(logits, mg.tensor([0, 1, 2]))
+    with pytest.raises(ArgumentError, match=r"^nll_loss: target contains class index 5"):
+        mg.nll_loss(logits, mg.tensor([0, 5, 1, 2]))
+
+
+def test_nll_and_mse_are_aliases():
+    assert mg.nll is mg.nll_loss is mg.ops.nll_loss is mg.ops.nll
+    assert mg.mse is mg.mse_loss is mg.ops.mse_loss is mg.ops.mse
+    assert "nll" in mg.ops.__all__ and "mse" in mg.ops.__all__
+    assert "nll" in mg.nll.__doc__ and "mse" in mg.mse.__doc__
+
+
+def test_softmax_over_an_empty_axis_is_empty():
+    for f in (mg.softmax, mg.log_softmax):
+        x = mg.tensor(np.zeros((3, 0)), requires_grad=True)
+        y = f(x, axis=-1)
+        assert y.shape == (3, 0)
+        y.sum().backward()
+        assert x.grad.shape == (3, 0)
+
+
 def test_mse_refuses_to_broadcast():
     with pytest.raises(ShapeError, match=r"mse_loss: input shape \(3, 1\).*\(3,\)"):
         mg.mse_loss(mg.ones(3, 1), mg.ones(3))

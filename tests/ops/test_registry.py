@@ -11,6 +11,8 @@
 * coverage: every primitive Op class appears in the graph of some sample
   and defines both a vjp and a jvp, so a new op cannot ship unchecked.
 """
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -18,7 +20,7 @@ import minigrad as mg
 from minigrad import autodiff
 from minigrad.check import (check_grads_sample, gradcheck_sample,
                             torch_check_sample, torch_jvp_check_sample)
-from minigrad.ops.registry import REGISTRY, all_opinfos
+from minigrad.ops.registry import REGISTRY, Const, all_opinfos
 
 torch = pytest.importorskip("torch", reason="the torch comparison needs PyTorch")
 
@@ -139,3 +141,44 @@ def test_every_primitive_is_exercised_by_the_registry():
 def test_every_registry_entry_has_samples():
     for info in all_opinfos():
         assert info.samples(np.random.default_rng(0)), info.name
+
+
+# Entries that need no size-1 / empty sample of their own, and why.
+EDGE_CASES_ELSEWHERE = {
+    "max_ties": "its samples are tie patterns; the max entry has size-1 and empty inputs",
+    "min_ties": "its samples are tie patterns; the min entry has size-1 and empty inputs",
+}
+
+
+def _array_shapes(sample):
+    values = list(sample.args) + list(sample.kwargs.values())
+    return [np.shape(v.value if isinstance(v, Const) else v) for v in values
+            if isinstance(v, (np.ndarray, Const))]
+
+
+@pytest.mark.parametrize("info", all_opinfos(), ids=lambda i: i.name)
+def test_every_registry_entry_samples_size_1_and_empty_axes(info):
+    """Where an edge case is invalid for an op (the mean of an empty axis...),
+    the registry samples a valid one (an empty batch, reducing another axis)."""
+    if info.name in EDGE_CASES_ELSEWHERE:
+        return
+    shapes = [s for sample in info.samples(np.random.default_rng(0))
+              for s in _array_shapes(sample)]
+    assert any(0 in s for s in shapes), f"{info.name}: no sample with an empty axis"
+    assert any(1 in s for s in shapes), f"{info.name}: no sample with a size-1 axis"
+
+
+def test_ops_with_integer_output_are_compared_with_torch_by_value():
+    rng = np.random.default_rng(0)
+    for name in ("argmax", "argmin"):
+        info = REGISTRY[name]
+        assert info.no_gradcheck and info.torch_fn is not None
+        for sample in info.samples(rng):
+            result = torch_check_sample(info, sample)
+            assert result.ok and result.value_err == 0, str(result)
+    # the comparison does look at the values: a wrong twin is caught
+    info = REGISTRY["argmax"]
+    wrong = dataclasses.replace(info, torch_fn=lambda x, axis=None, keepdims=False:
+                                torch.argmin(x, dim=axis, keepdim=keepdims))
+    result = torch_check_sample(wrong, info.samples(rng)[0], raise_on_failure=False)
+    assert not result.ok

@@ -68,8 +68,14 @@ def test_other_shape_errors_name_the_op():
         mg.broadcast_to(x, (4, 3))
     with pytest.raises(ShapeError, match="permute"):
         mg.permute(x, (0, 0))
-    with pytest.raises(AxisError, match="swapaxes"):
+    with pytest.raises(AxisError, match=r"swapaxes: axis 2 .* shape \(2, 3\)"):
         mg.swapaxes(x, 0, 2)
+    # expand_dims and stack index the result, which has one axis more
+    with pytest.raises(AxisError, match=r"expand_dims: axis 3 .* shape \(2, 3\) \(2 "
+                                        r"dimensions; valid axes: -3 to 2\)"):
+        mg.expand_dims(x, 3)
+    with pytest.raises(AxisError, match=r"stack: axis -4 .* shape \(2, 3\)"):
+        mg.stack([x, x], axis=-4)
     with pytest.raises(ShapeError, match="squeeze: axis 1 has size 3"):
         mg.squeeze(x, 1)
     with pytest.raises(ShapeError, match=r"concatenate: tensor 1 has shape \(2, 4\)"):
