@@ -261,7 +261,7 @@ def add_train_arguments(p):
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: sgd")
     p.add_argument("--lr", type=_positive(float),
                    help="learning rate (default for sgd: 0.05; 0.02 on the image datasets; "
-                        "1e-3 for adam)")
+                        "1e-3 for adam; times 0.1 for --rule ff)")
     p.add_argument("--schedule", choices=["cosine", "step", "none"],
                    help="learning-rate schedule over the epochs (default: cosine)")
     p.add_argument("--momentum", type=_non_negative(float), help="sgd/rmsprop momentum "
@@ -317,7 +317,7 @@ def run_train(args, parser):
                 value = getattr(args, name)
                 if value is not None:
                     setattr(cfg, name, value)
-            defaults = recipe(cfg.data, cfg.optimizer)
+            defaults = recipe(cfg.data, cfg.optimizer, cfg.rule)
             cfg.epochs = args.epochs or defaults["epochs"]
             cfg.batch_size = args.batch_size or defaults["batch_size"]
             cfg.lr = args.lr if args.lr is not None else defaults["lr"]

@@ -47,11 +47,14 @@ IMAGE_SETS = ("fashion-mnist", "mnist", "cifar10")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 0.01}
 
 
-def recipe(data, optimizer="sgd"):
-    """Default epochs, batch size and learning rate for a dataset and optimizer."""
+def recipe(data, optimizer="sgd", rule="bp"):
+    """Default epochs, batch size and learning rate for a dataset, optimizer
+    and learning rule (a rule whose updates are larger than a gradient's,
+    like Forward-Forward's, scales the default step by its ``lr_scale``)."""
     r = RECIPES["images" if data in IMAGE_SETS else "small"]
+    lr = r["lr"].get(optimizer, DEFAULT_LR.get(optimizer, 0.01))
     return {"epochs": r["epochs"], "batch_size": r["batch_size"],
-            "lr": r["lr"].get(optimizer, DEFAULT_LR.get(optimizer, 0.01))}
+            "lr": lr * rules_module.rule_class(rule).lr_scale}
 
 
 @dataclass

@@ -137,6 +137,7 @@ def test_console_script_entry_point(tmp_path):
     ("fa", []), ("dfa", []), ("usf", []), ("brsf", []), ("frsf", []),
     ("kp", ["--rule-opt", "weight_decay=0.01"]), ("pfa", ["--rule-opt", "expand_ratio=2"]),
     ("shallow", []), ("delta", ["--model", "linear"]), ("perceptron", ["--model", "linear"]),
+    ("ff", []), ("pepita", ["--rule-opt", "f_scale=0.05"]),
 ])
 def test_every_rule_trains_from_the_command_line(rule, extra, tmp_path, capsys):
     rc = cli.main(["train", "--rule", rule, "--epochs", "2", "--out", str(tmp_path),

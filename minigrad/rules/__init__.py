@@ -11,11 +11,15 @@
 * :mod:`.feedback_alignment`        -- ``fa``, ``usf``, ``brsf``, ``frsf``, ``kp``
 * :mod:`.direct_feedback_alignment` -- ``dfa``
 * :mod:`.product_feedback_alignment` -- ``pfa``
+* :mod:`.forward_forward`           -- ``ff``
+* :mod:`.local_learning`            -- ``mono_forward``, ``local_ce``
+* :mod:`.pepita`                    -- ``pepita``
 """
 from . import (backprop, classical, direct_feedback_alignment, feedback_alignment,
-               product_feedback_alignment)
+               forward_forward, local_learning, pepita, product_feedback_alignment)
 from .base import Rule, angle, available, layer_functions, learnable_layers, make, rule_class
 
 __all__ = ["Rule", "make", "available", "rule_class", "angle", "layer_functions",
            "learnable_layers", "backprop", "classical", "feedback_alignment",
-           "direct_feedback_alignment", "product_feedback_alignment"]
+           "direct_feedback_alignment", "product_feedback_alignment", "forward_forward",
+           "local_learning", "pepita"]

@@ -165,6 +165,9 @@ class Rule:
     supported = (nn.Linear, nn.Conv2d)
     #: modules that break the rule (e.g. branching blocks for DFA)
     unsupported = ()
+    #: the training CLI's default learning rate is multiplied by this
+    #: (rules whose updates are larger than a gradient's want smaller steps)
+    lr_scale = 1.0
 
     def __init__(self, model, loss="cross_entropy", seed=0, **hparams):
         unknown = set(hparams) - set(self.hparams)

@@ -197,7 +197,7 @@ class FeedbackRule(Rule):
 
 @register
 class FeedbackAlignment(FeedbackRule):
-    """δₗ = (Bₗ₊₁ᵀ δₗ₊₁) ⊙ f′(aₗ) with fixed random B (Glorot-uniform)."""
+    """δₗ = (Bₗ₊₁ᵀ δₗ₊₁) ⊙ f′(aₗ) with fixed random B on the scale of W₀."""
 
     name = "fa"
     summary = "feedback alignment: errors sent back through fixed random matrices"
