@@ -16,7 +16,8 @@ Results go to a JSON file after every epoch, so an interrupted run keeps
 what it has. Record them in RESULTS.md.
 
     python benchmarks/rules_feedback.py [--part lenet|mlp|both] [--epochs 100]
-                                        [--mlp-epochs 20] [--lr 0.01] [--out FILE]
+                                        [--mlp-epochs 20] [--lr 0.01] [--rules fa,dfa]
+                                        [--out FILE]
 """
 from __future__ import annotations
 
@@ -66,11 +67,13 @@ def train(rule_name, model, split, epochs, lr, batch, milestones, weight_decay, 
     return rule
 
 
-def part_lenet(split, epochs, lr, results, save):
+def part_lenet(split, epochs, lr, results, save, only=None):
     milestones = [max(1, epochs // 2), max(2, (3 * epochs) // 4)]
     print(f"\nLeNet-5, SGD lr {lr} momentum 0.9 weight decay 1e-3, batch 64, {epochs} epochs, "
           f"lr x0.1 at {milestones}")
     for name in PUBLISHED:
+        if only and name not in only:
+            continue
         mg.manual_seed(0)
         model = nn.lenet5(generator=np.random.default_rng(0))
         rows = results.setdefault("lenet", {}).setdefault(name, [])
@@ -89,13 +92,15 @@ def part_lenet(split, epochs, lr, results, save):
               f"{PUBLISHED[name]}%", flush=True)
 
 
-def part_mlp(split, epochs, lr, results, save):
+def part_mlp(split, epochs, lr, results, save, only=None):
     milestones = [max(1, epochs // 2), max(2, (3 * epochs) // 4)]
     print(f"\nMLP 784-256-256-10 (tanh), SGD lr {lr} momentum 0.9 weight decay 1e-3, batch 64, "
           f"{epochs} epochs, lr x0.1 at {milestones}")
     probe = [(mg.tensor(split.train.x[i * 256:(i + 1) * 256]), split.train.y[i * 256:(i + 1) * 256])
              for i in range(5)]
     for name in MLP_RULES:
+        if only and name not in only:
+            continue
         mg.manual_seed(0)
         model = nn.mlp([784, 256, 256, 10], "tanh", generator=np.random.default_rng(0))
         rows = []
@@ -125,6 +130,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--mlp-epochs", type=int, default=20)
     parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--rules", help="comma-separated subset of the rules to run")
     parser.add_argument("--out", default="benchmarks/out/rules_feedback.json")
     args = parser.parse_args(argv)
     from bench_engine import machine
@@ -138,10 +144,11 @@ def main(argv=None):
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)
 
+    only = args.rules.split(",") if args.rules else None
     if args.part in ("mlp", "both"):
-        part_mlp(split, args.mlp_epochs, args.lr, results, save)
+        part_mlp(split, args.mlp_epochs, args.lr, results, save, only)
     if args.part in ("lenet", "both"):
-        part_lenet(split, args.epochs, args.lr, results, save)
+        part_lenet(split, args.epochs, args.lr, results, save, only)
 
 
 if __name__ == "__main__":
