@@ -56,6 +56,18 @@ class _State(threading.local):
         self.fw_levels = []        # active forward-mode levels, outermost first
         self.fw_hidden = set()     # levels whose tangents are being computed
         self.in_vjp = None         # the node whose vjp runs (for anomaly messages)
+        self.fast_grad_mode = True  # what apply's fast path reads: see below
+
+    def update_fast_path(self):
+        """Recompute ``fast_grad_mode``, the one attribute :func:`apply`'s
+        fast path reads (each read of a thread-local attribute costs):
+        None while a forward level is active or anomaly detection is on, so
+        apply takes its general path; else the grad mode. Every context
+        manager below calls this after changing the state."""
+        if self.fw_levels or self.anomaly:
+            self.fast_grad_mode = None
+        else:
+            self.fast_grad_mode = self.grad_enabled
 
 
 _state = _State()
@@ -74,12 +86,14 @@ class set_grad_enabled:
         self.mode = bool(mode)
         self.prev = _state.grad_enabled
         _state.grad_enabled = self.mode  # like torch: takes effect at once
+        _state.update_fast_path()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         _state.grad_enabled = self.prev
+        _state.update_fast_path()
         return False
 
 
@@ -89,10 +103,12 @@ class _GradModeContext:
     def __enter__(self):
         self.prev = _state.grad_enabled
         _state.grad_enabled = self.mode
+        _state.update_fast_path()
         return self
 
     def __exit__(self, *exc):
         _state.grad_enabled = self.prev
+        _state.update_fast_path()
         return False
 
     def __call__(self, func):
@@ -135,10 +151,12 @@ class detect_anomaly:
     def __enter__(self):
         self.prev = _state.anomaly
         _state.anomaly = self.enabled
+        _state.update_fast_path()
         return self
 
     def __exit__(self, *exc):
         _state.anomaly = self.prev
+        _state.update_fast_path()
         return False
 
 
@@ -158,10 +176,12 @@ class dual_level:
         _level_counter[0] += 1
         self.level = _level_counter[0]
         _state.fw_levels.append(self.level)
+        _state.update_fast_path()
         return self.level
 
     def __exit__(self, *exc):
         _state.fw_levels.remove(self.level)
+        _state.update_fast_path()
         return False
 
 
@@ -225,8 +245,6 @@ ZERO = ZeroTangent()
 # Ops
 # ==========================================================================
 
-# rarely-set attributes of a node that survive releasing its saved values
-_KEEP_IF_SET = ("_retained", "_hooks", "_trace")
 _sequence = itertools.count()   # creation order of graph nodes
 
 
@@ -243,14 +261,16 @@ class Op:
     saves_inputs = True    # vjp needs self.inputs
     saves_output = False   # vjp needs self.output
 
-    # set by the engine
-    _edges = None
+    # Set by the engine. The three fields that every graph node holds are
+    # slots (cheaper to write than entries of the instance's __dict__, and
+    # kept when _release() empties that dict); the others are class
+    # defaults, overridden per instance when set.
+    __slots__ = ("_edges", "_out_meta", "_seq", "__dict__", "__weakref__")
     _inputs = None
     _out_data = None
     _out_tangents = None
     _jvp_output = None
     _needs = None
-    _out_meta = None
     _released = False
     _retained = None
     _hooks = None
@@ -296,10 +316,9 @@ class Op:
             raise GradientError(
                 f"op '{self.name}' uses self.output but does not set "
                 "saves_output = True")
-        t = Tensor._make(self._out_data)
-        if self._edges is not None:
-            t._node = self
-            t.requires_grad = True
+        t = Tensor._make(self._out_data)   # saved only when the node was recorded
+        t._node = self
+        t.requires_grad = True
         t._tangents = self._out_tangents
         return t
 
@@ -318,14 +337,17 @@ class Op:
 
     def _release(self):
         """Drop everything saved for the vjp, keeping the graph's shape so a
-        second backward can say what happened."""
-        d = self.__dict__
-        kept = {"_edges": d["_edges"], "_out_meta": d["_out_meta"], "_seq": d["_seq"],
-                "_released": True}
-        for k in _KEEP_IF_SET:
-            if k in d:
-                kept[k] = d[k]
-        self.__dict__ = kept
+        second backward can say what happened.
+
+        What a node saved (inputs, output, whatever its forward stashed on
+        ``self``) is in its ``__dict__``; the graph's shape is in the slots.
+        Deleting the ``__dict__`` drops all the saved values at once; the
+        three rarely-set attributes that must survive are put back."""
+        retained, hooks, trace = self._retained, self._hooks, self._trace
+        del self.__dict__
+        self._released = True
+        if retained is not None or hooks is not None or trace is not None:
+            self._retained, self._hooks, self._trace = retained, hooks, trace
 
     def __repr__(self):
         return f"<{type(self).__name__} node '{self.name}'>"
@@ -365,8 +387,41 @@ def apply(op: Op, *inputs: Tensor) -> Tensor:
        output's node (edges to the inputs' nodes, saved values);
     3. if an input carries a tangent of an active forward level: compute the
        output's tangent with ``op.jvp`` right away.
+
+    Most calls have one or two inputs, no active forward level and no
+    anomaly detection; the fast path at the top does steps 1 and 2 for them.
+    The general path below it does everything, and is the reference.
     """
     state = _state
+
+    # -- fast path --------------------------------------------------------------
+    # One or two inputs, no forward level active, anomaly detection off (the
+    # common case): steps 1 and 2 below, minus what cannot happen here, with
+    # the arrays passed to forward directly. The dtype test can come last:
+    # without step 3 and the anomaly check, an output that is not recorded is
+    # returned as it is, whatever its dtype.
+    grad_mode = state.fast_grad_mode   # None when a level or anomaly mode is on
+    n = len(inputs)
+    if grad_mode is not None and (n == 1 or n == 2):
+        first, last = inputs[0], inputs[-1]   # the same tensor when n == 1
+        try:
+            if n == 1:
+                out_data = op.forward(first.data)
+            else:
+                if _backend._cupy is not None:
+                    _check_one_backend(op, inputs, (first.data, last.data))
+                out_data = op.forward(first.data, last.data)
+        except MinigradError:
+            raise
+        except (ValueError, IndexError) as exc:
+            raise _shape_error(op, inputs, exc) from None
+        out = _wrap(out_data)
+        if (grad_mode and (first.requires_grad or last.requires_grad)
+                and out.data.dtype.kind == "f"):
+            _record(op, inputs, out)
+        return out
+
+    # -- general path -----------------------------------------------------------
     arrays = list(map(_data_of, inputs))
     if _backend._cupy is not None and len(arrays) > 1:
         _check_one_backend(op, inputs, arrays)
@@ -382,7 +437,7 @@ def apply(op: Op, *inputs: Tensor) -> Tensor:
     except MinigradError:
         raise
     except (ValueError, IndexError) as exc:
-        raise ShapeError(f"{op.name}: {exc} (input shapes: {_shapes(inputs)})") from None
+        raise _shape_error(op, inputs, exc) from None
     out = _wrap(out_data)
     out_data = out.data
     if out_data.dtype.kind != "f":   # integer / boolean results have no derivative
@@ -396,19 +451,7 @@ def apply(op: Op, *inputs: Tensor) -> Tensor:
                 record = True
                 break
     if record:
-        edges = []
-        for t in inputs:
-            if t.requires_grad:
-                edges.append(t if t._node is None else t._node)
-            else:
-                edges.append(None)
-        op._edges = edges
-        op._out_meta = (out_data.shape, out_data.dtype)
-        op._seq = next(_sequence)
-        if op.saves_output:
-            op._out_data = out_data
-        out._node = op
-        out.requires_grad = True
+        _record(op, inputs, out)
         if state.anomaly:
             op._trace = _user_stack()
 
@@ -443,16 +486,38 @@ def apply(op: Op, *inputs: Tensor) -> Tensor:
                     _check_finite(dt.data, f"the tangent (jvp) of '{op.name}'", op)
         if record and op.saves_output:
             op._out_tangents = out._tangents
-
-    if record and op.saves_inputs:
-        op._inputs = inputs
-        op._versions = [t._version for t in inputs]
-    elif levels is not None:
-        op._inputs = None
+        if not (record and op.saves_inputs):
+            op._inputs = None   # only the jvp needed them
 
     if state.anomaly:
         _check_finite(out_data, f"the forward value of '{op.name}'", op)
     return out
+
+
+def _record(op, inputs, out):
+    """Step 2 of :func:`apply`: make ``op`` the graph node of ``out``."""
+    edges = []   # where each input's gradient goes: its node, the leaf itself, or nowhere
+    for t in inputs:
+        if t.requires_grad:
+            edges.append(t if t._node is None else t._node)
+        else:
+            edges.append(None)
+    op._edges = edges
+    out_data = out.data
+    op._out_meta = (out_data.shape, out_data.dtype)
+    op._seq = next(_sequence)
+    if op.saves_output:
+        op._out_data = out_data
+    if op.saves_inputs:   # with their versions, to detect in-place changes
+        op._inputs = inputs
+        op._versions = [t._version for t in inputs]
+    out._node = op
+    out.requires_grad = True
+
+
+def _shape_error(op, inputs, exc):
+    """A NumPy error raised in a forward, as a ShapeError naming the op."""
+    return ShapeError(f"{op.name}: {exc} (input shapes: {_shapes(inputs)})")
 
 
 def _check_one_backend(op, inputs, arrays):
@@ -528,8 +593,7 @@ def _reachable(roots):
     return nodes, leaves
 
 
-def _seq_of(node):
-    return node._seq
+_seq_of = operator.attrgetter("_seq")
 
 
 def _graph_key(t: Tensor):
@@ -588,10 +652,9 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph,
                 n._check_not_released()
 
             edges = n._edges
-            if needed is None:
-                needs = [e is not None for e in edges]
-            else:
-                needs = [e is not None and id(e) in needed for e in edges]
+            needs = []   # which inputs' gradients this backward wants
+            for e in edges:
+                needs.append(e is not None and (needed is None or id(e) in needed))
             n._needs = needs
             if anomaly:
                 _state.in_vjp = n
@@ -618,8 +681,9 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph,
                     gi = gi.astype(dtype)
                 if anomaly:
                     _check_finite(gi.data, f"the gradient computed by the vjp of '{n.name}'", n)
-                prev = grads.get(id(e))
-                grads[id(e)] = gi if prev is None else prev + gi
+                key = id(e)
+                prev = grads.get(key)
+                grads[key] = gi if prev is None else prev + gi
             if not retain_graph:
                 n._release()
 

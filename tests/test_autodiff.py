@@ -1,12 +1,14 @@
 """Reverse mode: graph walking, accumulation, freeing, higher order, hooks,
 grad mode, anomaly detection."""
 import gc
+import threading
 import weakref
 
 import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad import autodiff
 from minigrad.errors import AnomalyError, GradientError, ShapeError
 from tests.conftest import assert_close
 
@@ -480,3 +482,210 @@ def test_a_vjp_returning_too_few_gradients_is_reported():
     a, b = leaf([1.0]), leaf([2.0])
     with pytest.raises(GradientError, match="'bad2' returned 1 gradients for 2 inputs"):
         mg.apply(Bad(), a, b).sum().backward()
+
+
+# --------------------------------------------------------------------------
+# apply's fast path (one or two inputs, no forward level, no anomaly mode)
+# must build exactly what the general path builds
+# --------------------------------------------------------------------------
+
+
+def _node_summary(out, inputs):
+    """What apply recorded for ``out``, in terms that do not depend on which
+    path ran."""
+    def position(t):                 # which of the inputs ``t`` is
+        return [t is x for x in inputs].index(True)
+
+    def describe(edge):
+        if edge is None:
+            return None
+        if isinstance(edge, mg.Tensor):
+            return f"leaf {position(edge)}"
+        return f"node {edge.name}"
+
+    node = out.grad_fn
+    if node is None:
+        return ("no node", out.requires_grad, out.dtype)
+    saved = None if node._inputs is None else [position(t) for t in node._inputs]
+    return (node.name, [describe(e) for e in node._edges], node._out_meta, saved,
+            node._versions, node._out_data is not None, out.requires_grad)
+
+
+class _CountLarger(mg.Op):
+    """An op with an integer result: it must not be recorded."""
+
+    name = "count_larger"
+
+    def forward(self, a, b):
+        return (a > b).astype(np.int64)
+
+
+FAST_PATH_CASES = {
+    "add, broadcasting": (lambda a, b: a + b, [(2, 3), (3,)], [True, False]),
+    "mul saves its inputs": (lambda a, b: a * b, [(3,), (3,)], [False, True]),
+    "exp saves its output": (lambda a: mg.exp(a), [(3,)], [True]),
+    "an input made by an op": (lambda a, b: (a * 2) - b, [(3,), (3,)], [True, True]),
+    "nothing requires grad": (lambda a, b: a / b, [(3,), (3,)], [False, False]),
+    "an integer result": (lambda a: a.astype(np.int64), [(3,)], [True]),
+    "an integer result of two inputs": (lambda a, b: mg.apply(_CountLarger(), a, b),
+                                        [(3,), (3,)], [True, True]),
+    "three inputs (general path only)": (lambda x, w, b: mg.linear(x, w, b),
+                                         [(2, 3), (4, 3), (4,)], [True, True, False]),
+}
+
+
+@pytest.mark.parametrize("case", list(FAST_PATH_CASES))
+def test_fast_and_general_path_record_the_same_node_and_gradients(case, rng):
+    f, shapes, requires = FAST_PATH_CASES[case]
+    arrays = [rng.standard_normal(s) + 3.0 for s in shapes]
+
+    def run():
+        inputs = [mg.tensor(a, requires_grad=r) for a, r in zip(arrays, requires)]
+        out = f(*inputs)
+        summary = _node_summary(out, inputs)
+        grads = None
+        if out.requires_grad:
+            out.sum().backward()
+            grads = [None if t.grad is None else t.grad.numpy() for t in inputs]
+        return out.numpy(), summary, grads
+
+    assert autodiff._state.fast_grad_mode is True
+    fast = run()
+    with mg.dual_level():            # an active level: the general path runs
+        assert autodiff._state.fast_grad_mode is None
+        general = run()
+    np.testing.assert_array_equal(fast[0], general[0])
+    assert fast[1] == general[1]
+    assert (fast[2] is None) == (general[2] is None)
+    for a, b in zip(fast[2] or [], general[2] or []):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_both_paths_name_the_op_and_shapes_in_a_forward_error():
+    a, b = leaf(np.ones((2, 3))), leaf(np.ones((4,)))
+    with pytest.raises(ShapeError, match=r"add: .*\(2, 3\), \(4,\)"):
+        a + b
+    with mg.dual_level(), pytest.raises(ShapeError, match=r"add: .*\(2, 3\), \(4,\)"):
+        a + b
+
+
+def test_the_fast_path_flag_follows_every_mode_change_even_on_errors():
+    state = autodiff._state
+
+    def flag():
+        return state.fast_grad_mode
+
+    assert flag() is True
+    with pytest.raises(RuntimeError):
+        with mg.dual_level():
+            with mg.detect_anomaly():
+                assert flag() is None
+            assert flag() is None
+            raise RuntimeError("leave both blocks by an exception")
+    assert flag() is True
+    with mg.detect_anomaly():
+        assert flag() is None
+        with mg.detect_anomaly(enabled=False):
+            assert flag() is True
+            with mg.no_grad():
+                assert flag() is False
+        assert flag() is None
+    with mg.dual_level():
+        with mg.dual_level():
+            pass
+        assert flag() is None
+        with mg.no_grad():
+            assert flag() is None
+    with mg.no_grad():
+        assert flag() is False
+        with mg.enable_grad():
+            assert flag() is True
+        with mg.set_grad_enabled(True):
+            assert flag() is True
+        assert flag() is False
+        with mg.dual_level():
+            assert flag() is None
+        assert flag() is False
+    mode = mg.set_grad_enabled(False)    # takes effect at once, like torch
+    assert flag() is False
+    mode.__exit__(None, None, None)
+    assert flag() is True
+
+    @mg.no_grad()
+    def inside():
+        return flag()
+
+    assert inside() is False and flag() is True
+
+
+def test_forward_mode_and_anomaly_checks_still_run_for_two_input_ops():
+    x = mg.tensor([1.0, 2.0], dtype=np.float64)
+    with mg.dual_level():
+        xd = mg.make_dual(x, mg.tensor([1.0, 0.0], dtype=np.float64))
+        y = xd * xd + x
+        assert_close(mg.unpack_dual(y)[1], [2.0, 0.0])
+    with mg.detect_anomaly(), np.errstate(divide="ignore"), \
+            pytest.raises(AnomalyError, match="'div'"):
+        leaf([1.0]) / mg.tensor([0.0], dtype=np.float64)
+
+
+def test_grad_mode_levels_and_anomaly_mode_are_per_thread():
+    """Each thread has its own grad mode, forward levels and anomaly mode,
+    so one thread's no_grad / dual_level / detect_anomaly never sends
+    another thread's ops down the wrong path."""
+    entered, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def other_thread():
+        with mg.no_grad(), mg.dual_level(), mg.detect_anomaly():
+            x = leaf([1.0])
+            seen["other records"] = (x * 2).requires_grad
+            seen["other flag"] = autodiff._state.fast_grad_mode
+            entered.set()
+            done.wait(10)
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    try:
+        assert entered.wait(10)
+        x = leaf([-1.0])
+        assert autodiff._state.fast_grad_mode is True and mg.is_grad_enabled()
+        assert (x * 2).requires_grad
+        with np.errstate(invalid="ignore"):
+            assert np.isnan(mg.log(x).item())   # no anomaly mode in this thread
+    finally:
+        done.set()
+        t.join()
+    assert seen == {"other records": False, "other flag": None}
+
+
+def test_release_drops_what_the_op_stashed_but_keeps_hooks_and_retained_grads():
+    class Masked(mg.Op):
+        name = "masked"
+        saves_inputs = False
+
+        def forward(self, x):
+            self.mask = x > 0          # stashed by the forward for the vjp
+            return x * self.mask
+
+        def vjp(self, g):
+            return g * mg.Tensor(self.mask)
+
+    x = leaf([1.0, -1.0])
+    h = mg.apply(Masked(), x)
+    node = h.grad_fn
+    mask = weakref.ref(node.mask)
+    seen = []
+    h.retain_grad()
+    h.register_hook(lambda g: seen.append(1))
+    (h * 3).sum().backward()
+    gc.collect()
+    assert mask() is None                        # the stash is freed
+    assert node._released and node._hooks and node._retained() is h
+    assert seen == [1]
+    assert_close(h.grad, [3.0, 3.0])
+    assert_close(x.grad, [3.0, 0.0])
+    with pytest.raises(GradientError, match="second time"):
+        (h * 3).sum().backward()
