@@ -69,8 +69,8 @@ def train(rule_name, model, split, epochs, lr, batch, milestones, weight_decay, 
 
 def part_lenet(split, epochs, lr, results, save, only=None):
     milestones = [max(1, epochs // 2), max(2, (3 * epochs) // 4)]
-    print(f"\nLeNet-5, SGD lr {lr} momentum 0.9 weight decay 1e-3, batch 64, {epochs} epochs, "
-          f"lr x0.1 at {milestones}")
+    print(f"\nLeNet-5, SGD lr {lr['default']} (unless stated) momentum 0.9 weight decay 1e-3, "
+          f"batch 64, {epochs} epochs, lr x0.1 at {milestones}")
     for name in PUBLISHED:
         if only and name not in only:
             continue
@@ -86,15 +86,19 @@ def part_lenet(split, epochs, lr, results, save, only=None):
                 print(f"  {name:<5} epoch {epoch:3d}: test error {err:5.2f}%  "
                       f"({seconds:.1f} s/epoch)", flush=True)
 
-        train(name, model, split, epochs, lr, 64, milestones, 1e-3, 0, on_epoch)
+        rule_lr = lr.get(name, lr["default"])
+        results.setdefault("lenet_lr", {})[name] = rule_lr
+        train(name, model, split, epochs, rule_lr, 64, milestones, 1e-3, 0, on_epoch)
         best = min(r["test_error"] for r in rows)
-        print(f"  {name:<5} final {rows[-1]['test_error']:.2f}% (best {best:.2f}%), published "
+        print(f"  {name:<5} (lr {rule_lr}) final {rows[-1]['test_error']:.2f}% (best {best:.2f}%), "
+              f"published "
               f"{PUBLISHED[name]}%", flush=True)
 
 
 def part_mlp(split, epochs, lr, results, save, only=None):
     milestones = [max(1, epochs // 2), max(2, (3 * epochs) // 4)]
-    print(f"\nMLP 784-256-256-10 (tanh), SGD lr {lr} momentum 0.9 weight decay 1e-3, batch 64, "
+    print(f"\nMLP 784-256-256-10 (tanh), SGD lr {lr['default']} (unless stated) momentum 0.9 "
+          f"weight decay 1e-3, batch 64, "
           f"{epochs} epochs, lr x0.1 at {milestones}")
     probe = [(mg.tensor(split.train.x[i * 256:(i + 1) * 256]), split.train.y[i * 256:(i + 1) * 256])
              for i in range(5)]
@@ -108,7 +112,8 @@ def part_mlp(split, epochs, lr, results, save, only=None):
         def on_epoch(epoch, err, seconds, rule, rows=rows):
             rows.append({"epoch": epoch, "test_error": err, "seconds": seconds})
 
-        rule = train(name, model, split, epochs, lr, 64, milestones, 1e-3, 0, on_epoch)
+        rule = train(name, model, split, epochs, lr.get(name, lr["default"]), 64, milestones,
+                     1e-3, 0, on_epoch)
         angles = {}
         for x, y in probe:
             for pname, v in update_alignment(rule, model, x, y).items():
@@ -130,6 +135,9 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--mlp-epochs", type=int, default=20)
     parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--rule-lr", default="",
+                        help="per-rule learning rates, e.g. dfa=0.003,fa=0.01 (as biotorch "
+                             "tunes the rate per method)")
     parser.add_argument("--rules", help="comma-separated subset of the rules to run")
     parser.add_argument("--out", default="benchmarks/out/rules_feedback.json")
     args = parser.parse_args(argv)
@@ -137,7 +145,11 @@ def main(argv=None):
     print(f"machine: {machine()}; numpy {np.__version__}, minigrad {mg.__version__}")
     split = mg.data.load_dataset("fashion-mnist")
     results = {"budget": {"lenet_epochs": args.epochs, "mlp_epochs": args.mlp_epochs,
-                          "lr": args.lr}}
+                          "lr": args.lr, "rule_lr": args.rule_lr}}
+    lr = {"default": args.lr}
+    for item in filter(None, args.rule_lr.split(",")):
+        name, value = item.split("=")
+        lr[name.strip()] = float(value)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
 
     def save():
@@ -146,9 +158,9 @@ def main(argv=None):
 
     only = args.rules.split(",") if args.rules else None
     if args.part in ("mlp", "both"):
-        part_mlp(split, args.mlp_epochs, args.lr, results, save, only)
+        part_mlp(split, args.mlp_epochs, lr, results, save, only)
     if args.part in ("lenet", "both"):
-        part_lenet(split, args.epochs, args.lr, results, save, only)
+        part_lenet(split, args.epochs, lr, results, save, only)
 
 
 if __name__ == "__main__":
