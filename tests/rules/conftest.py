@@ -34,3 +34,22 @@ def assert_same_updates(a, b, rtol=1e-10, atol=1e-12):
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_allclose(a[k], b[k], rtol=rtol, atol=atol, err_msg=k)
+
+
+def digits_accuracy(name, seed=0, activation="tanh", lr=0.05, epochs=5, **rule_options):
+    """Test accuracy on the digits after a short seeded run of rule ``name``
+    on an mlp([64, 32, 32, 10]) with SGD (momentum 0.9); the optimizer
+    holds the rule's own parameters too. Accuracy is read through
+    ``rule.predict``."""
+    split = mg.data.load_dataset("digits")
+    mg.manual_seed(seed)
+    model = nn.mlp([64, 32, 32, 10], activation, generator=np.random.default_rng(seed))
+    rule = mg.rules.make(name, model, seed=seed, **rule_options)
+    opt = mg.optim.SGD(list(model.parameters()) + list(rule.parameters()), lr=lr, momentum=0.9)
+    loader = mg.data.DataLoader(split.train, 32, shuffle=True, seed=seed)
+    for _ in range(epochs):
+        for x, y in loader:
+            rule.step(x, y, opt)
+    with mg.no_grad():
+        out = rule.predict(mg.tensor(split.test.x)).numpy()
+    return float((out.argmax(1) == split.test.y).mean())

@@ -11,7 +11,7 @@ from minigrad import autodiff, nn, rules
 from minigrad.inspect import update_alignment
 from minigrad.rules import base
 
-from tests.rules.conftest import batch, mlp
+from tests.rules.conftest import batch, digits_accuracy, mlp
 
 
 def _softmax(z):
@@ -171,18 +171,8 @@ def test_pepita_beats_the_shallow_control_on_digits():
     # The paper's setting (ReLU, SGD with momentum 0.9, η = 0.1, F scale 0.05)
     # on a narrow two-hidden-layer net, where random hidden features fall
     # short. Seed 0: pepita 0.930, shallow 0.694 (bp 0.96).
-    def accuracy(name, seed=0):
-        split = mg.data.load_dataset("digits")
-        mg.manual_seed(seed)
-        model = nn.mlp([64, 32, 32, 10], "relu", generator=np.random.default_rng(seed))
-        rule = rules.make(name, model, seed=seed)
-        opt = mg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        loader = mg.data.DataLoader(split.train, 32, shuffle=True, seed=seed)
-        for _ in range(5):
-            for x, y in loader:
-                rule.step(x, y, opt)
-        out = model(mg.tensor(split.test.x)).numpy()
-        return float((out.argmax(1) == split.test.y).mean())
+    def accuracy(name):
+        return digits_accuracy(name, activation="relu", lr=0.1)
 
     shallow, pep = accuracy("shallow"), accuracy("pepita")
     assert pep > shallow + 0.1 and pep > 0.88, (pep, shallow)
