@@ -42,15 +42,21 @@ def _check_tangent(primal, tangent, where):
     if primal.data.dtype.kind != "f":
         raise DTypeError(f"{where}: only floating-point tensors have tangents; the primal "
                          f"has dtype {primal.data.dtype}")
-    if tangent.shape != primal.shape:
-        raise ShapeError(f"{where}: the tangent has shape {tangent.shape} but the primal has "
-                         f"shape {primal.shape}; they must match")
-    if tangent.data.dtype != primal.data.dtype:
-        raise DTypeError(f"{where}: the tangent has dtype {tangent.data.dtype} but the primal "
-                         f"has dtype {primal.data.dtype}; they must match")
-    if tangent.backend != primal.backend:
-        raise BackendError(f"{where}: the tangent lives on {tangent.backend} but the primal on "
-                           f"{primal.backend}")
+    _check_matches(tangent, primal, where, "tangent", "primal")
+
+
+def _check_matches(t, ref, where, what, ref_what):
+    """Raise, naming ``where``, when ``t`` (a tangent or cotangent) differs
+    from ``ref`` (its primal or output) in shape, dtype or backend."""
+    if t.shape != ref.shape:
+        raise ShapeError(f"{where}: the {what} has shape {t.shape} but the {ref_what} has "
+                         f"shape {ref.shape}; they must match")
+    if t.data.dtype != ref.data.dtype:
+        raise DTypeError(f"{where}: the {what} has dtype {t.data.dtype} but the {ref_what} "
+                         f"has dtype {ref.data.dtype}; they must match")
+    if t.backend != ref.backend:
+        raise BackendError(f"{where}: the {what} lives on {t.backend} but the {ref_what} on "
+                           f"{ref.backend}")
 
 
 def make_dual(primal: Tensor, tangent: Tensor, level: int | None = None) -> Tensor:
@@ -208,15 +214,7 @@ def vjp(f: Callable, *primals, has_aux=False):
             raise ArgumentError(f"vjp_fn: got {len(cots)} cotangents for {len(outs)} outputs")
         live, live_cots = [], []
         for o, c in zip(outs, cots):
-            if c.shape != o.shape:
-                raise ShapeError(f"vjp_fn: the cotangent has shape {c.shape} but the output "
-                                 f"has shape {o.shape}")
-            if c.data.dtype != o.data.dtype:
-                raise DTypeError(f"vjp_fn: the cotangent has dtype {c.data.dtype} but the "
-                                 f"output has dtype {o.data.dtype}; they must match")
-            if c.backend != o.backend:
-                raise BackendError(f"vjp_fn: the cotangent lives on {c.backend} but the "
-                                   f"output on {o.backend}")
+            _check_matches(c, o, "vjp_fn", "cotangent", "output")
             if o.requires_grad:
                 live.append(o)
                 live_cots.append(c)

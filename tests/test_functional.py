@@ -249,17 +249,24 @@ def test_forward_over_reverse_equals_reverse_over_reverse(rng):
 # --------------------------------------------------------------------------
 
 
-def test_forward_mode_holds_no_references_to_intermediate_activations():
-    x = t64(np.ones(10_000))
+def _tanh_chain(steps, scale):
+    """A function running ``steps`` tanh layers, and weak references to the
+    activations it makes (to count how many stay alive)."""
     refs = []
 
     def f(a):
         h = a
-        for _ in range(200):
-            h = mg.tanh(h * 1.01)
+        for _ in range(steps):
+            h = mg.tanh(h * scale)
             refs.append(weakref.ref(h.data))
         return h.sum()
 
+    return f, refs
+
+
+def test_forward_mode_holds_no_references_to_intermediate_activations():
+    x = t64(np.ones(10_000))
+    f, refs = _tanh_chain(200, 1.01)
     out, tangent = mg.jvp(f, (x,), (t64(np.ones(10_000)),))
     gc.collect()
     alive = sum(r() is not None for r in refs)
@@ -334,15 +341,7 @@ def test_jvp_errors_name_jvp_and_the_argument():
 def test_value_and_grad_does_not_keep_the_graph_alive():
     """A loop that keeps its losses must not keep every step's graph."""
     w = t64(np.full(1000, 0.1))
-    refs = []
-
-    def f(a):
-        h = a
-        for _ in range(30):
-            h = mg.tanh(h * 1.1)
-            refs.append(weakref.ref(h.data))
-        return h.sum()
-
+    f, refs = _tanh_chain(30, 1.1)
     value, g = mg.value_and_grad(f)(w)
     gc.collect()
     assert not value.requires_grad and value.grad_fn is None
