@@ -14,6 +14,8 @@ The whole engine is in this file:
   ``vjp`` per node, accumulating gradients where paths meet.
 * grad mode (:class:`no_grad`, :class:`enable_grad`), forward-mode levels
   (:class:`dual_level`) and :class:`detect_anomaly`.
+* :class:`track_saved_memory` -- the bytes of arrays the graph keeps alive
+  for its vjps, counted from the nodes as they are recorded and freed.
 
 Conventions a new op must follow
 --------------------------------
@@ -25,7 +27,8 @@ input (``ZERO`` where an input has none) and returns the output's tangent.
 Both may use ``self.inputs`` (the input Tensors) and ``self.output``; an op
 that does not need them in its vjp sets ``saves_inputs = False`` (and
 ``saves_output = True`` when its vjp uses the output) so the graph keeps no
-more memory than it must. Broadcasting is undone by the engine (the
+more memory than it must (:class:`track_saved_memory` counts what it
+keeps, stashed arrays included). Broadcasting is undone by the engine (the
 gradient of each input is summed back to its shape), so a vjp may return a
 gradient of the broadcast shape.
 """
@@ -37,6 +40,8 @@ import operator
 import threading
 import traceback
 import weakref
+
+import numpy as _np
 
 from . import backend as _backend
 from .backend import get_array_module
@@ -275,6 +280,7 @@ class Op:
     _retained = None
     _hooks = None
     _trace = None
+    _memory = None     # set only while a track_saved_memory block records the node
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -342,8 +348,11 @@ class Op:
         What a node saved (inputs, output, whatever its forward stashed on
         ``self``) is in its ``__dict__``; the graph's shape is in the slots.
         Deleting the ``__dict__`` drops all the saved values at once; the
-        three rarely-set attributes that must survive are put back."""
+        three rarely-set attributes that must survive are put back (and an
+        active :class:`track_saved_memory` is told the node keeps nothing now)."""
         retained, hooks, trace = self._retained, self._hooks, self._trace
+        if self._memory is not None:
+            self._memory()        # a weakref.finalize: runs once, whatever happens later
         del self.__dict__
         self._released = True
         if retained is not None or hooks is not None or trace is not None:
@@ -513,6 +522,8 @@ def _record(op, inputs, out):
         op._versions = [t._version for t in inputs]
     out._node = op
     out.requires_grad = True
+    if _memory_tracker is not None:      # track_saved_memory is active: count what op keeps
+        _memory_tracker._add_node(op)
 
 
 def _shape_error(op, inputs, exc):
@@ -873,8 +884,216 @@ class _HookHandle:
             self.owner._hooks.remove(self.hook)
 
 
+# ==========================================================================
+# Memory accounting: what the graph keeps alive for its vjps
+# ==========================================================================
+
+#: The active :class:`track_saved_memory`, or None. A plain module global, read
+#: by :func:`_record` only when it records a node (so apply's cost without a
+#: tracker does not change); not thread-aware: nodes recorded by any thread
+#: while a tracker is active count toward it.
+_memory_tracker = None
+
+
+def active_memory_tracker():
+    """The innermost active :class:`track_saved_memory`, or None. Code that
+    keeps activations outside the graph (in plain arrays) reports them to it
+    with :meth:`track_saved_memory.hold` when it is not None."""
+    return _memory_tracker
+
+
+def _root_array(a):
+    """The array that owns ``a``'s memory: ``a`` itself, or the base at the
+    end of its chain of views (a view keeps all of its base alive)."""
+    base = a.base
+    while base is not None and hasattr(base, "nbytes") and hasattr(base, "base"):
+        a, base = base, base.base
+    return a
+
+
+def _is_array(v):
+    return isinstance(v, _np.ndarray) or (
+        _backend._cupy is not None and isinstance(v, _backend._cupy.ndarray))
+
+
+class track_saved_memory:
+    """Count the bytes of arrays the graph keeps alive for its vjps.
+
+    ::
+
+        with autodiff.track_saved_memory() as mem:
+            mem.scope = "layer 1"            # optional: who is running now
+            loss = f(x)
+            grads = autograd.grad(loss, params)
+        mem.peak, mem.peak_by_scope, mem.current
+
+    While the block is active, every node the engine records reports what it
+    keeps for its vjp: its saved inputs (``saves_inputs``), its saved output
+    (``saves_output``) and whatever its forward stashed on the op (the
+    values of its ``__dict__`` that are arrays or Tensors, or tuples and
+    lists of them: a mask, an index). Not counted: the arrays of leaf
+    tensors that require grad (parameters: they exist anyway) and views of
+    them (a parameter is recognised from the first node that takes it as an
+    input; pass it in ``exclude`` to be sure), arrays passed in ``exclude``
+    (a rule's feedback matrices), forward-mode tangents, and arrays that
+    Python variables hold but no node saves.
+
+    Counting is by buffer: an array is followed through ``.base`` to the
+    array that owns its memory, and that owner's ``nbytes`` is counted once
+    while any node (or :meth:`hold`) refers to it -- a saved view keeps its
+    whole base alive, and is counted as such. A node's share is removed
+    when its saved values are freed: after its vjp in a backward without
+    ``retain_graph``, or when the node is garbage-collected (whichever comes
+    first; both are idempotent). ``current`` is the bytes alive now,
+    ``peak`` the largest ``current`` seen, ``total`` the sum of a buffer's
+    bytes each time it began to be kept (a buffer freed and kept again by a
+    later node counts twice).
+
+    ``scope`` is a label set by the caller (a layer's name, say): an owner
+    buffer's bytes belong to the scope current when it was first counted.
+    ``by_scope`` holds the bytes alive now per scope, ``peak_by_scope`` the
+    same at the moment of the peak (its values sum to ``peak``), and
+    ``max_by_scope`` the most each scope had alive at any moment.
+
+    Trackers nest; only the innermost counts. On exit the tracker stops
+    counting new nodes, but nodes it counted that are still alive are
+    removed from ``current`` when they are freed.
+    """
+
+    def __init__(self, exclude=()):
+        self.scope = None
+        self.current = 0
+        self.peak = 0
+        self.total = 0
+        self.by_scope = {}
+        self.peak_by_scope = {}
+        self.max_by_scope = {}
+        self._buffers = {}     # id(owner array) -> [nbytes, scope, number of holders]
+        self._holders = {}     # node sequence number, or ("hold", owner) -> [buffer ids]
+        self._held = {}        # ("hold", owner) -> the arrays, kept while held
+        self._excluded = {}    # id(owner array) -> the array (so its id is not reused)
+        self._outer = None
+        for a in exclude:
+            self.exclude(a)
+
+    def __enter__(self):
+        global _memory_tracker
+        self._outer, _memory_tracker = _memory_tracker, self
+        return self
+
+    def __exit__(self, *exc):
+        global _memory_tracker
+        _memory_tracker, self._outer = self._outer, None
+        self._excluded.clear()
+        self._held.clear()     # what is still held stays in `current`: a leak shows
+        return False
+
+    # -- what callers use ----------------------------------------------------------
+    def exclude(self, array):
+        """Never count ``array``'s buffer (an array or a Tensor that exists
+        anyway, like a feedback matrix)."""
+        if isinstance(array, Tensor):
+            array = array.data
+        if _is_array(array):
+            root = _root_array(array)
+            self._excluded[id(root)] = root
+
+    def hold(self, owner, arrays, scope=None):
+        """Count ``arrays`` (arrays or Tensors) as kept alive by ``owner`` (any
+        hashable key) until :meth:`release` -- for activations a rule keeps
+        in plain arrays, outside the graph. ``scope`` defaults to the
+        current scope. Holding under an owner that already holds adds to it."""
+        key = ("hold", owner)
+        previous = self.scope
+        if scope is not None:
+            self.scope = scope
+        try:
+            self._count(key, list(arrays))
+        finally:
+            self.scope = previous
+        self._held.setdefault(key, []).extend(arrays)
+
+    def release(self, owner):
+        """``owner`` keeps nothing any more (no-op if it holds nothing)."""
+        key = ("hold", owner)
+        self._drop(key)
+        self._held.pop(key, None)
+
+    # -- the engine's side ---------------------------------------------------------
+    def _add_node(self, op):
+        """Called by :func:`_record` for each node recorded while active."""
+        for e in op._edges:             # a leaf that requires grad: a parameter
+            if isinstance(e, Tensor):
+                root = _root_array(e.data)
+                self._excluded[id(root)] = root
+        values = []
+        for v in op.__dict__.values():
+            if isinstance(v, (tuple, list)):
+                values.extend(v)
+            else:
+                values.append(v)
+        if self._count(op._seq, values):
+            op._memory = weakref.finalize(op, self._drop, op._seq)
+
+    def _count(self, key, values):
+        ids = self._holders.get(key)
+        new = ids is None
+        if new:
+            ids = []
+        for v in values:
+            if isinstance(v, Tensor):
+                if v._node is None and v.requires_grad:
+                    root = _root_array(v.data)
+                    self._excluded[id(root)] = root
+                    continue
+                v = v.data
+            elif not _is_array(v):
+                continue
+            root = _root_array(v)
+            rid = id(root)
+            if rid in self._excluded or rid in ids:
+                continue
+            ids.append(rid)
+            entry = self._buffers.get(rid)
+            if entry is not None:
+                entry[2] += 1
+                continue
+            n = int(root.nbytes)
+            self._buffers[rid] = [n, self.scope, 1]
+            self.current += n
+            self.total += n
+            now = self.by_scope[self.scope] = self.by_scope.get(self.scope, 0) + n
+            if now > self.max_by_scope.get(self.scope, 0):
+                self.max_by_scope[self.scope] = now
+        if not ids:
+            return False
+        if new:
+            self._holders[key] = ids
+        if self.current > self.peak:
+            self.peak = self.current
+            self.peak_by_scope = {k: v for k, v in self.by_scope.items() if v}
+        return True
+
+    def _drop(self, key):
+        ids = self._holders.pop(key, None)
+        if ids is None:
+            return
+        for rid in ids:
+            entry = self._buffers[rid]
+            entry[2] -= 1
+            if entry[2] == 0:
+                del self._buffers[rid]
+                self.current -= entry[0]
+                self.by_scope[entry[1]] -= entry[0]
+
+    def __repr__(self):
+        return (f"<track_saved_memory current={self.current} peak={self.peak} "
+                f"total={self.total}>")
+
+
 __all__ = [
     "Op", "apply", "ZERO", "ZeroTangent", "backward", "grad", "no_grad",
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "detect_anomaly",
-    "is_anomaly_enabled", "dual_level", "current_level",
+    "is_anomaly_enabled", "dual_level", "current_level", "track_saved_memory",
+    "active_memory_tracker",
 ]

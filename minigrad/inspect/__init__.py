@@ -1,9 +1,16 @@
-"""Inspecting learning rules: how their updates relate to backprop's.
+"""Inspecting learning rules: how their updates relate to backprop's, and
+what they keep in memory.
 
-This first part holds :func:`update_alignment`; the fuller toolkit (signal
-and weight alignment over training, estimator statistics, memory,
-recorders, plots) builds on it.
+* :func:`update_alignment` -- the angle between a rule's update and
+  backprop's gradient, per parameter;
+* :func:`activation_memory` -- the bytes of activations a rule keeps alive
+  between its forward computation and its update, per layer and at the
+  peak, from the engine's own bookkeeping.
+
+The fuller toolkit (signal and weight alignment over training, estimator
+statistics, recorders, plots) builds on these.
 """
 from .alignment import angle, update_alignment
+from .memory import ActivationMemory, activation_memory
 
-__all__ = ["angle", "update_alignment"]
+__all__ = ["angle", "update_alignment", "activation_memory", "ActivationMemory"]

@@ -30,10 +30,15 @@ activity is *length normalised* before it is passed on,
 Hinton's and common re-implementations' code), so the next layer sees only
 the *direction* of hₗ -- the goodness that layer l used to decide is
 removed -- and the normalised activity is detached: no gradient crosses
-from one layer into the previous one. In the code every layer's loss is
-added into one scalar and the engine differentiates it; because each
-layer's input is detached, the gradient with respect to layer l's weights
-is ∂Lₗ/∂Wₗ exactly.
+from one layer into the previous one. In the code each layer learns as
+soon as it has run: the engine differentiates Lₗ with respect to Wₗ (the
+only weights Lₗ reaches, its input being detached), which frees layer l's
+graph before layer l + 1 runs, so one layer's activations are alive at a
+time, not the whole network's (``minigrad.inspect.activation_memory``).
+All rows -- positive, negative and the neutral ones the read-out reads --
+go through each layer together, so a layer keeps 3N rows where backprop
+keeps N: FF keeps less than backprop only in networks deep enough for one
+layer of 3N rows to weigh less than every layer of N rows.
 
 Positive and negative data
 --------------------------
@@ -123,7 +128,11 @@ Options
   against the summed thresholds (each layer's goodness sits near its own
   θ, so the total sits near their sum). The update of layer l is still
   ∂/∂Wₗ of a loss of its own; only its value now depends on the other
-  layers. With one hidden layer it is plain FF.
+  layers. With one hidden layer it is plain FF. Because every layer's
+  loss needs every other layer's goodness, collaborative FF builds the
+  whole network's graph before differentiating (the sum of the layers'
+  losses, each term reaching only its own layer), and keeps every
+  layer's activations alive at once.
 * Per-layer optimizers: each layer's update depends on its own loss only,
   so one elementwise optimizer (SGD, Adam, ...) over all parameters is the
   same as one optimizer per layer. Per-layer learning rates are optimizer
@@ -155,6 +164,7 @@ import numpy as np
 
 from .. import backend as _backend
 from .. import nn, ops
+from ..autodiff import grad as autograd_grad
 from ..autodiff import no_grad
 from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
@@ -439,16 +449,21 @@ class ForwardForward(Rule):
         return value if value > 0 else 1.0
 
     # -- running the hidden layers ------------------------------------------------------
+    def _layer(self, i, h, record=False):
+        """The activity (before normalisation) of FF layer ``i`` on rows ``h``."""
+        name, layer, followers = self.ff_blocks[i]
+        a = type(layer).forward(layer, h)
+        if record:
+            a = self._record_signal(name, a)
+        return run_modules(followers, a)
+
     def _run_layers(self, h, record=False):
         """Activities (before normalisation) of every FF layer on rows ``h``
         (a Tensor), each computed from the detached, normalised activity of
         the layer before."""
         acts = []
-        for name, layer, followers in self.ff_blocks:
-            a = type(layer).forward(layer, h)
-            if record:
-                a = self._record_signal(name, a)
-            a = run_modules(followers, a)
+        for i in range(len(self.ff_blocks)):
+            a = self._layer(i, h, record)
             acts.append(a)
             h = length_normalize(a).detach()
         return acts, h
@@ -488,7 +503,57 @@ class ForwardForward(Rule):
         return (overlay_labels(x0, labels, c, value), overlay_labels(x0, wrong, c, value),
                 overlay_labels(x0, None, c, value))
 
+    def _layer_loss(self, i, g_pos, g_neg, a_pos, theta):
+        """Lₗ = mean softplus(−s(G⁺ − θ)) + mean softplus(s(G⁻ − θ)) (+ λ·peer term)."""
+        s, lam = self.sign, self.options["peer_normalization"]
+        loss = ff_loss(s * (g_pos - theta), s * (g_neg - theta))
+        if lam > 0:
+            loss = loss + lam * self._peer_loss(i, a_pos)
+        return loss
+
+    def updates(self, x, y):
+        """Layer by layer: layer l runs on the positive, negative (and neutral)
+        rows, learns from Lₗ at once -- ∂Lₗ/∂Wₗ: its input is detached, so Lₗ
+        reaches nothing else, and the backward frees layer l's graph -- and
+        passes its normalised, detached activity on. The read-out learns
+        last. Only one layer's activations are alive at a time. Collaborative
+        FF puts every layer's goodness in every layer's loss, so it builds the
+        whole graph first (:meth:`signals_and_loss`)."""
+        if self.options["collaborative"] and len(self.ff_blocks) > 1:
+            return super().updates(x, y)
+        self.last_signals, self.last_goodness, ups = {}, {}, {}
+        pos, neg, neutral = self.positive_negative(x, y)
+        xp = _backend.get_array_module(pos)
+        n = len(pos)
+        rows = [pos, neg] + ([neutral] if neutral is not None else [])
+        h = Tensor(xp.concatenate(rows))
+        total = None
+        for i, (name, _, _) in enumerate(self.ff_blocks):
+            a = self._layer(i, h, record=True)                # hₗ
+            g = goodness(a, self.options["goodness"])         # Gₗ
+            loss = self._layer_loss(i, g[:n], g[n:2 * n], a[:n], self.thresholds[i])
+            self._learn(loss, ups)                            # ∂Lₗ/∂Wₗ; frees layer l's graph
+            total = loss.data if total is None else total + loss.data
+            self.last_goodness[name] = (float(g.data[:n].mean()), float(g.data[n:2 * n].mean()))
+            with no_grad():
+                h = length_normalize(a)                       # the next layer's input, detached
+        # the read-out: softmax on the detached, normalised last activity (neutral label)
+        logits = self._readout(h[2 * n:] if neutral is not None else h[:n])
+        target = _backend.to_backend(self._labels(y, n), _backend.backend_of(pos))
+        loss = ops.cross_entropy(logits, target)
+        self._learn(loss, ups)
+        self.last_output, self.last_loss = logits, float(total + loss.data)
+        return {k: ups[k] for k, _ in self.model.named_parameters() if k in ups}
+
+    def _learn(self, loss, ups):
+        """Add ∂loss/∂θ to ``ups`` for every parameter θ that ``loss`` reaches."""
+        names, params = zip(*self.model.named_parameters())
+        for k, g in zip(names, autograd_grad(loss, list(params), allow_unused=True)):
+            if g is not None:
+                ups[k] = g.data if k not in ups else ups[k] + g.data
+
     def signals_and_loss(self, x, y):
+        """Collaborative FF's whole graph: every layer's loss, one scalar."""
         pos, neg, neutral = self.positive_negative(x, y)
         xp = _backend.get_array_module(pos)
         n = len(pos)
@@ -497,7 +562,6 @@ class ForwardForward(Rule):
         goods = [goodness(a, self.options["goodness"]) for a in acts]
         g_pos = [g[:n] for g in goods]
         g_neg = [g[n:2 * n] for g in goods]
-        s, lam = self.sign, self.options["peer_normalization"]
         total = None
         self.last_goodness = {}
         for i, (name, _, _) in enumerate(self.ff_blocks):
@@ -507,9 +571,7 @@ class ForwardForward(Rule):
                 gp = gp + sum(g_pos[k].detach() for k in others)
                 gn = gn + sum(g_neg[k].detach() for k in others)
                 theta = sum(self.thresholds)
-            loss = ff_loss(s * (gp - theta), s * (gn - theta))
-            if lam > 0:
-                loss = loss + lam * self._peer_loss(i, acts[i][:n])
+            loss = self._layer_loss(i, gp, gn, acts[i][:n], theta)
             total = loss if total is None else total + loss
             self.last_goodness[name] = (float(g_pos[i].data.mean()),
                                         float(g_neg[i].data.mean()))

@@ -33,6 +33,21 @@ a zero input of the shape of one example: ``input_shape=`` (a
 hyper-parameter), else the model's own ``input_shape`` (``nn.lenet5`` sets
 it), else the input size of a first Linear layer.
 
+Learning block by block
+-----------------------
+When the blocks are cut (Mono-Forward; ``local_ce`` with ``detach=True``)
+each block learns as soon as it has run: its local loss is differentiated
+at once with respect to the block's parameters and its classifier's (the
+only ones it reaches, the block's input being detached), which frees the
+block's graph before the next block runs on the detached output
+(:meth:`_LocalRule.learn_block_by_block`). The updates are those of
+differentiating L_task + Σᵢ Lᵢ in one go, but only one block's
+activations are alive at a time instead of the whole network's -- the
+memory local learning saves over backprop
+(``minigrad.inspect.activation_memory`` measures it). ``local_ce`` with
+``detach=False`` sends every head's error into every layer below it, so it
+builds the whole graph and differentiates the sum, as backprop does.
+
 Both rules need class labels (``loss="cross_entropy"``). ``last_loss`` is
 the *task* loss of the model's output (comparable with every other rule
 and with the test loss); the local losses are in ``last_local_losses``
@@ -47,6 +62,7 @@ import numbers
 
 from .. import backend as _backend
 from .. import nn, ops
+from ..autodiff import grad as autograd_grad
 from ..autodiff import no_grad
 from ..errors import ArgumentError
 from ..tensor import Tensor
@@ -130,19 +146,79 @@ class _LocalRule(Rule):
         return module
 
     # -- running ------------------------------------------------------------------
+    def run_block(self, name, layer, after, h):
+        """Block ``name``'s output on input ``h``: the layer, then the modules
+        after it. The layer's output keeps the gradient it receives in
+        ``last_signals``."""
+        return run_modules(after, self._record_signal(name, layer(h)))
+
     def run_blocks(self, x, detach):
         """Every block's output ``[a₁, ..., a_L]`` (a_L: the model's output).
         With ``detach`` each block's input is cut from the graph, so no error
-        reaches a block from the blocks after it. Each layer's output keeps
-        the gradient it receives in ``last_signals``."""
+        reaches a block from the blocks after it."""
         h = run_modules(self.prefix, x)
         activities = []
         for i, (name, layer, after) in enumerate(self.blocks):
             if detach and i > 0:
                 h = h.detach()
-            h = run_modules(after, self._record_signal(name, layer(h)))
+            h = self.run_block(name, layer, after, h)
             activities.append(h)
         return activities
+
+    # -- learning block by block ------------------------------------------------------
+    def classify(self, name, activity):
+        """The class scores of block ``name``'s local classifier on its activity."""
+        raise NotImplementedError
+
+    def weighted(self, local_loss):
+        """A block's local loss as the rule differentiates it (α Lᵢ for local_ce)."""
+        return local_loss
+
+    def learn_block_by_block(self, x, y):
+        """Run the blocks one at a time, each learning as soon as it has run.
+
+        Block i runs on the detached output of block i − 1; its local
+        classifier scores its activity, Lᵢ = CE(scores, y), and Lᵢ is
+        differentiated at once. Block i's input is detached, so Lᵢ reaches
+        only block i's parameters and its classifier's: the gradients are
+        those of the whole sum L_task + Σᵢ Lᵢ, and the backward frees block
+        i's graph before block i + 1 runs -- one block's activations are
+        alive at a time, not the whole network's (what local learning saves
+        over backprop; ``minigrad.inspect.activation_memory`` measures it).
+        The output layer learns last, from the task loss on its detached input.
+
+        Returns ``(updates, output, task loss, {layer name: Lᵢ}, [scores of
+        every hidden block, detached])``."""
+        ups, local, scores = {}, {}, []
+        h = run_modules(self.prefix, x)
+        for name, layer, after in self.hidden_blocks:
+            a = self.run_block(name, layer, after, h)        # aᵢ
+            s = self.classify(name, a)                       # the local classifier's scores
+            local[name] = ops.cross_entropy(s, y)            # Lᵢ
+            self._learn(self.weighted(local[name]), ups)     # ∂Lᵢ/∂(block i, its classifier)
+            scores.append(s.detach())
+            h = a.detach()                                   # no error crosses into block i
+        name, layer, after = self.blocks[-1]
+        out = self.run_block(name, layer, after, h)
+        task = self.loss(out, y)                             # the output layer: the task loss
+        self._learn(task, ups)
+        return self._in_order(ups), out, task, local, scores
+
+    def _learn(self, loss, ups):
+        """Add ∂loss/∂θ to ``ups`` for every parameter θ (the model's and the
+        rule's own) that ``loss`` reaches; its graph is freed."""
+        names, params = self._parameters()
+        for k, g in zip(names, autograd_grad(loss, params, allow_unused=True)):
+            if g is not None:
+                ups[k] = g.data if k not in ups else ups[k] + g.data
+
+    def _parameters(self):
+        pairs = [*self.model.named_parameters(), *self.named_parameters()]
+        return [k for k, _ in pairs], [p for _, p in pairs]
+
+    def _in_order(self, ups):
+        """``ups`` in the order of the parameters (the model's, then the rule's)."""
+        return {k: ups[k] for k in self._parameters()[0] if k in ups}
 
     def measures(self):
         return {"local_loss": sum(self.last_local_losses.values())}
@@ -231,6 +307,18 @@ class MonoForward(_LocalRule):
         """Gᵢ = aᵢ Mᵢᵀ for the block of layer ``name`` (N × C)."""
         return self.projection(name)(activity.flatten(1))
 
+    def classify(self, name, activity):
+        return self.goodness(name, activity)
+
+    def _combine(self, goodness):
+        """The scores ``predict`` chooses from ``[Gᵢ of every hidden block]``."""
+        if self.options["predict"] == "goodness":
+            return goodness[-1]
+        total = None
+        for g in goodness:
+            total = g if total is None else total + g
+        return total
+
     def _scores(self, activities):
         how = self.options["predict"]
         if how == "output":
@@ -238,24 +326,19 @@ class MonoForward(_LocalRule):
         names = [name for name, _, _ in self.hidden_blocks]
         if how == "goodness":
             return self.goodness(names[-1], activities[len(names) - 1])
-        total = None
-        for name, a in zip(names, activities):
-            g = self.goodness(name, a)
-            total = g if total is None else total + g
-        return total
+        return self._combine([self.goodness(n, a) for n, a in zip(names, activities)])
 
-    def signals_and_loss(self, x, y):
-        activities = self.run_blocks(x, detach=True)
-        out = activities[-1]
-        task = self.loss(out, y)            # the output layer, on its detached input
-        local = {name: ops.cross_entropy(self.goodness(name, a), y)
-                 for (name, _, _), a in zip(self.hidden_blocks, activities)}
+    def updates(self, x, y):
+        """Each hidden block learns from Lᵢ = CE(aᵢMᵢᵀ, y) as soon as it has
+        run, the output layer from the task loss (see
+        :meth:`~_LocalRule.learn_block_by_block`)."""
+        self.last_signals = {}
+        ups, out, task, local, goodness = self.learn_block_by_block(x, y)
         scores = None
         if self.options["predict"] != "output":
-            with no_grad():
-                scores = self._scores([a.detach() for a in activities])
+            scores = self._combine(goodness)
         self._finish(out, task, local, scores)
-        return [task, *local.values()], [None] * (1 + len(local))
+        return self.adjust(ups)
 
     def predict(self, x):
         if self.options["predict"] == "output":
@@ -335,13 +418,32 @@ class LocalCrossEntropy(_LocalRule):
         """The auxiliary classifier hᵢ of layer ``name``'s block."""
         return getattr(self.local, name)
 
+    def classify(self, name, activity):
+        return self.head(name)(activity.flatten(1))
+
+    def weighted(self, local_loss):
+        return float(self.options["aux_weight"]) * local_loss
+
+    def updates(self, x, y):
+        """``detach=True``: block by block, each hidden block learning from
+        α Lᵢ as soon as it has run (:meth:`~_LocalRule.learn_block_by_block`).
+        ``detach=False``: every head's loss reaches every layer below it, so
+        the whole network's graph is built and L_task + α Σᵢ Lᵢ differentiated
+        at once (:meth:`signals_and_loss`), as backprop does."""
+        if not self.options["detach"]:
+            return super().updates(x, y)
+        self.last_signals = {}
+        ups, out, task, local, _ = self.learn_block_by_block(x, y)
+        self._finish(out, task, local)
+        return self.adjust(ups)
+
     def signals_and_loss(self, x, y):
-        activities = self.run_blocks(x, detach=self.options["detach"])
+        """The whole-graph path of ``detach=False`` (deep supervision)."""
+        activities = self.run_blocks(x, detach=False)
         out = activities[-1]
         task = self.loss(out, y)
-        local = {name: ops.cross_entropy(self.head(name)(a.flatten(1)), y)
+        local = {name: ops.cross_entropy(self.classify(name, a), y)
                  for (name, _, _), a in zip(self.hidden_blocks, activities)}
         self._finish(out, task, local)
-        alpha = float(self.options["aux_weight"])
         # the gradients of several outputs add up: ∇(L_task + α Σᵢ Lᵢ)
-        return [task, *(alpha * v for v in local.values())], [None] * (1 + len(local))
+        return [task, *(self.weighted(v) for v in local.values())], [None] * (1 + len(local))

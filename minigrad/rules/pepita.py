@@ -74,7 +74,13 @@ inputs. The papers' convolutional variant averages the update over the
 output positions in a way specific to their code, and is not provided:
 a Conv2d (or a normalisation layer) is refused, naming the layer.
 Everything is plain array code: two forward passes, no graph recorded,
-no call into the reverse-mode engine.
+no call into the reverse-mode engine. Each layer's update is computed as
+soon as the modulated pass reaches the layer, so what is kept between the
+passes is the input (until x + Fe is formed), the standard pass's hidden
+activities hₗ (each until the modulated pass reaches layer ℓ), the
+modulated pass's current input and the dropout masks; these arrays are
+reported to an active memory tracker (``minigrad.inspect.activation_memory``),
+since no graph node holds them.
 """
 from __future__ import annotations
 
@@ -85,7 +91,7 @@ import numpy as np
 
 from .. import backend as _backend
 from .. import nn
-from ..autodiff import no_grad
+from ..autodiff import active_memory_tracker, no_grad
 from ..backend import get_array_module
 from ..errors import ArgumentError
 from ..tensor import Tensor
@@ -97,6 +103,19 @@ _LINEAR_ONLY = ("pepita trains a chain of Linear layers with parameter-free modu
 
 def _as_array(v):
     return v.data if isinstance(v, Tensor) else v
+
+
+def _hold(owner, array, scope):
+    """Tell an active memory tracker that ``array`` is kept (for layer ``scope``)."""
+    tracker = active_memory_tracker()
+    if tracker is not None:
+        tracker.hold(owner, [array], scope)
+
+
+def _release(owner):
+    tracker = active_memory_tracker()
+    if tracker is not None:
+        tracker.release(owner)
 
 
 def projection_matrix(d, n_classes, f_scale, rng, dtype=np.float64):
@@ -157,14 +176,17 @@ class Pepita(Rule):
         self.F = _backend.to_backend(f, weight.backend)
 
     # -- the two forward passes --------------------------------------------------------
-    def _run(self, modules, h, masks):
+    def _run(self, modules, h, masks, scope=None):
         """Apply parameter-free ``modules`` to the array ``h`` without
         recording a graph. A Dropout in training mode draws its mask once per
-        step (on the first pass) and reuses it on the second."""
+        step (on the first pass) and reuses it on the second; the mask is
+        kept until the update (and counted under layer ``scope`` when memory
+        is measured)."""
         for m in modules:
             if isinstance(m, nn.Dropout) and m.training and m.p > 0:
                 if id(m) not in masks:
                     masks[id(m)] = self._dropout_mask(m, h)
+                    _hold((self, "mask", id(m)), masks[id(m)], scope)
                 h = h * masks[id(m)]
             else:
                 with no_grad():
@@ -181,16 +203,21 @@ class Pepita(Rule):
         keep = gen.random(h.shape) >= module.p
         return keep.astype(h.dtype) * h.dtype.type(1.0 / (1.0 - module.p))
 
+    def layer(self, i, h, masks):
+        """hₗ = σₗ(Wₗ h + bₗ) (then dropout) for block ``i`` on the array ``h``."""
+        name, layer, followers = self.blocks[i]
+        a = h @ layer.weight.data.T                               # Wₗ hₗ₋₁ (+ bₗ)
+        if layer.bias is not None:
+            a = a + layer.bias.data
+        return self._run(followers, a, masks, name)               # σₗ(·), dropout
+
     def forward_pass(self, h0, masks):
         """``[(input of layer ℓ, activity hₗ)]`` for ℓ = 1 … L, from the input
         ``h0`` of the first Linear layer (hₗ is taken after the layer's
         activation and dropout; h_L is the output)."""
         trace, h = [], h0
-        for _, layer, followers in self.blocks:
-            a = h @ layer.weight.data.T                           # Wₗ hₗ₋₁ (+ bₗ)
-            if layer.bias is not None:
-                a = a + layer.bias.data
-            out = self._run(followers, a, masks)                  # σₗ(·), dropout
+        for i in range(len(self.blocks)):
+            out = self.layer(i, h, masks)
             trace.append((h, out))
             h = out
         return trace
@@ -235,8 +262,16 @@ class Pepita(Rule):
         return x0 + e @ self.F.T
 
     def updates(self, x, y):
+        """The two passes, each layer learning as soon as the modulated pass
+        reaches it. What is kept between the passes -- the input until x + Fe
+        is formed, every hidden activity hₗ of the standard pass until the
+        modulated pass reaches layer ℓ, the modulated pass's input of the
+        current layer, the dropout masks -- is reported to an active
+        :class:`~minigrad.autodiff.track_saved_memory` (nothing else is done
+        with it)."""
         masks = {}
-        x0 = self._run(self.prefix, _as_array(x), masks)
+        first_layer = self.blocks[0][0]
+        x0 = self._run(self.prefix, _as_array(x), masks, first_layer)
         if x0.ndim != 2:
             raise ArgumentError(
                 f"rule 'pepita' needs flat inputs: the first Linear layer "
@@ -244,31 +279,48 @@ class Pepita(Rule):
                 "nn.Flatten() first")
         xp = get_array_module(x0)
         n = x0.shape[0]
-        # standard pass: h_l, and the output error e
-        first = self.forward_pass(x0, masks)
-        out = first[-1][1]
+        last = len(self.blocks) - 1
+        # standard pass: h_l (kept for the update of layer l), and the output error e
+        _hold((self, "input"), x0, first_layer)
+        standard, h = [], x0
+        for i, (name, _, _) in enumerate(self.blocks):
+            h = self.layer(i, h, masks)
+            if i < last:
+                standard.append(h)
+                _hold((self, "standard", i), h, name)
+        out = h
         t = self.targets(y, out, xp)
         e = self.output_error(out, t, xp)
-        # modulated pass on x + F e, with the same dropout masks
-        x_mod = self.modulated_input(x0, e)
-        second = self.forward_pass(x_mod, masks)
-        e_mod = self.output_error(second[-1][1], t, xp)
-
         self.last_output = Tensor(out)
         self.last_loss = self._loss(out, t, xp)
+        # modulated pass on x + F e, with the same dropout masks
+        x_mod = self.modulated_input(x0, e)
         self.last_modulated_input = x_mod
+        _release((self, "input"))
+        _hold((self, "input"), x_mod, first_layer)
         self.last_signals, ups = {}, {}
-        last = len(self.blocks) - 1
-        for i, ((name, layer, _), (_, h), (h_in_mod, h_mod)) in enumerate(
-                zip(self.blocks, first, second)):
-            delta = e_mod if i == last else h - h_mod          # eᵉʳʳ, or hₗ − hₗᵉʳʳ
-            signal = delta / n                                 # batch mean, as the paper
+        h_in = x_mod                                               # hₗ₋₁ᵉʳʳ
+        for i, (name, layer, _) in enumerate(self.blocks):
+            h_mod = self.layer(i, h_in, masks)                     # hₗᵉʳʳ
+            if i == last:
+                delta = self.output_error(h_mod, t, xp)            # eᵉʳʳ
+            else:
+                delta = standard[i] - h_mod                        # hₗ − hₗᵉʳʳ
+                standard[i] = None
+                _release((self, "standard", i))
+            signal = delta / n                                     # batch mean, as the paper
             self.last_signals[name] = signal
             dtype = layer.weight.data.dtype
             prefix = f"{name}." if name else ""
-            ups[prefix + "weight"] = (signal.T @ h_in_mod).astype(dtype)   # δ ⊗ hₗ₋₁ᵉʳʳ
+            ups[prefix + "weight"] = (signal.T @ h_in).astype(dtype)   # δ ⊗ hₗ₋₁ᵉʳʳ
             if layer.bias is not None:
                 ups[prefix + "bias"] = signal.sum(axis=0).astype(dtype)
+            _release((self, "input"))
+            if i < last:
+                _hold((self, "input"), h_mod, name)         # hₗᵉʳʳ: the next layer's input
+            h_in = h_mod
+        for key in masks:
+            _release((self, "mask", key))
         return ups
 
     # -- alignment ---------------------------------------------------------------------
