@@ -284,6 +284,23 @@ class Rule:
         ups = {n: g.data for n, g in zip(names, grads) if g is not None}
         return self.adjust(ups)
 
+    def learn_now(self, loss, ups):
+        """Add ∂loss/∂θ to ``ups`` for every parameter θ (the model's and the
+        rule's own) that ``loss`` reaches, freeing its graph at once: how the
+        local rules learn one block at a time, with one block's activations
+        alive at a time."""
+        pairs = list(self.model.named_parameters()) + list(self.named_parameters())
+        grads = autograd_grad(loss, [p for _, p in pairs], allow_unused=True)
+        for (k, _), g in zip(pairs, grads):
+            if g is not None:
+                ups[k] = g.data if k not in ups else ups[k] + g.data
+
+    def in_parameter_order(self, ups):
+        """``ups`` ordered as the parameters are (the model's, then the rule's)."""
+        names = [k for k, _ in self.model.named_parameters()] + \
+            [k for k, _ in self.named_parameters()]
+        return {k: ups[k] for k in names if k in ups}
+
     def adjust(self, ups):
         """A last change to the updates (weight decay of KP); default none."""
         return ups

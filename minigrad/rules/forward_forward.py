@@ -164,7 +164,6 @@ import numpy as np
 
 from .. import backend as _backend
 from .. import nn, ops
-from ..autodiff import grad as autograd_grad
 from ..autodiff import no_grad
 from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
@@ -532,7 +531,7 @@ class ForwardForward(Rule):
             a = self._layer(i, h, record=True)                # hₗ
             g = goodness(a, self.options["goodness"])         # Gₗ
             loss = self._layer_loss(i, g[:n], g[n:2 * n], a[:n], self.thresholds[i])
-            self._learn(loss, ups)                            # ∂Lₗ/∂Wₗ; frees layer l's graph
+            self.learn_now(loss, ups)                            # ∂Lₗ/∂Wₗ; frees layer l's graph
             total = loss.data if total is None else total + loss.data
             self.last_goodness[name] = (float(g.data[:n].mean()), float(g.data[n:2 * n].mean()))
             with no_grad():
@@ -541,16 +540,9 @@ class ForwardForward(Rule):
         logits = self._readout(h[2 * n:] if neutral is not None else h[:n])
         target = _backend.to_backend(self._labels(y, n), _backend.backend_of(pos))
         loss = ops.cross_entropy(logits, target)
-        self._learn(loss, ups)
+        self.learn_now(loss, ups)
         self.last_output, self.last_loss = logits, float(total + loss.data)
-        return {k: ups[k] for k, _ in self.model.named_parameters() if k in ups}
-
-    def _learn(self, loss, ups):
-        """Add ∂loss/∂θ to ``ups`` for every parameter θ that ``loss`` reaches."""
-        names, params = zip(*self.model.named_parameters())
-        for k, g in zip(names, autograd_grad(loss, list(params), allow_unused=True)):
-            if g is not None:
-                ups[k] = g.data if k not in ups else ups[k] + g.data
+        return self.in_parameter_order(ups)
 
     def signals_and_loss(self, x, y):
         """Collaborative FF's whole graph: every layer's loss, one scalar."""

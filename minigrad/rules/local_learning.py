@@ -62,7 +62,6 @@ import numbers
 
 from .. import backend as _backend
 from .. import nn, ops
-from ..autodiff import grad as autograd_grad
 from ..autodiff import no_grad
 from ..errors import ArgumentError
 from ..tensor import Tensor
@@ -195,30 +194,14 @@ class _LocalRule(Rule):
             a = self.run_block(name, layer, after, h)        # aᵢ
             s = self.classify(name, a)                       # the local classifier's scores
             local[name] = ops.cross_entropy(s, y)            # Lᵢ
-            self._learn(self.weighted(local[name]), ups)     # ∂Lᵢ/∂(block i, its classifier)
+            self.learn_now(self.weighted(local[name]), ups)     # ∂Lᵢ/∂(block i, its classifier)
             scores.append(s.detach())
             h = a.detach()                                   # no error crosses into block i
         name, layer, after = self.blocks[-1]
         out = self.run_block(name, layer, after, h)
         task = self.loss(out, y)                             # the output layer: the task loss
-        self._learn(task, ups)
-        return self._in_order(ups), out, task, local, scores
-
-    def _learn(self, loss, ups):
-        """Add ∂loss/∂θ to ``ups`` for every parameter θ (the model's and the
-        rule's own) that ``loss`` reaches; its graph is freed."""
-        names, params = self._parameters()
-        for k, g in zip(names, autograd_grad(loss, params, allow_unused=True)):
-            if g is not None:
-                ups[k] = g.data if k not in ups else ups[k] + g.data
-
-    def _parameters(self):
-        pairs = [*self.model.named_parameters(), *self.named_parameters()]
-        return [k for k, _ in pairs], [p for _, p in pairs]
-
-    def _in_order(self, ups):
-        """``ups`` in the order of the parameters (the model's, then the rule's)."""
-        return {k: ups[k] for k in self._parameters()[0] if k in ups}
+        self.learn_now(task, ups)
+        return self.in_parameter_order(ups), out, task, local, scores
 
     def measures(self):
         return {"local_loss": sum(self.last_local_losses.values())}

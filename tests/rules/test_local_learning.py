@@ -11,7 +11,7 @@ from minigrad import cli, nn, rules
 from minigrad.inspect.alignment import update_alignment
 from minigrad.rules.base import chain_blocks
 from minigrad.train import Run, TrainConfig
-from tests.rules.conftest import assert_same_updates, batch, convnet, mlp
+from tests.rules.conftest import assert_same_updates, batch, convnet, digits_accuracy, mlp
 
 # (rule, hyper-parameters) of the local variants: blocks cut from each other
 LOCAL = [("mono_forward", {}), ("local_ce", {}), ("local_ce", {"head": "mlp", "hidden": 4})]
@@ -318,24 +318,9 @@ def test_goodness_prediction_needs_a_hidden_layer():
 # -- learning ---------------------------------------------------------------------------------
 
 
-def _test_accuracy(name, seed=0, **opts):
-    split = mg.data.load_dataset("digits")
-    mg.manual_seed(seed)
-    model = nn.mlp([64, 32, 32, 10], "tanh", generator=np.random.default_rng(seed))
-    rule = rules.make(name, model, seed=seed, **opts)
-    opt = mg.optim.SGD(list(model.parameters()) + list(rule.parameters()), lr=0.05,
-                       momentum=0.9)
-    loader = mg.data.DataLoader(split.train, 32, shuffle=True, seed=seed)
-    for _ in range(5):
-        for x, y in loader:
-            rule.step(x, y, opt)
-    out = rule.predict(mg.tensor(split.test.x)).numpy()
-    return float((out.argmax(1) == split.test.y).mean())
-
-
 @pytest.fixture(scope="module")
 def shallow_accuracy():
-    return _test_accuracy("shallow")
+    return digits_accuracy("shallow")
 
 
 # seen (seed 0): shallow 0.858, bp 0.967; mono_forward 0.972 (0.972 from the last goodness,
@@ -345,7 +330,7 @@ def shallow_accuracy():
     ("local_ce", {"head": "mlp", "hidden": 32}), ("local_ce", {"detach": False})],
     ids=["mono_forward", "mono_forward-goodness", "local_ce", "local_ce-mlp", "local_ce-dsn"])
 def test_rule_beats_the_shallow_control_on_digits(name, opts, shallow_accuracy):
-    acc = _test_accuracy(name, **opts)
+    acc = digits_accuracy(name, **opts)
     assert acc > shallow_accuracy + 0.05, (name, acc, shallow_accuracy)
     assert acc > 0.93
 
