@@ -35,10 +35,11 @@ soon as it has run: the engine differentiates Lₗ with respect to Wₗ (the
 only weights Lₗ reaches, its input being detached), which frees layer l's
 graph before layer l + 1 runs, so one layer's activations are alive at a
 time, not the whole network's (``minigrad.inspect.activation_memory``).
-All rows -- positive, negative and the neutral ones the read-out reads --
-go through each layer together, so a layer keeps 3N rows where backprop
-keeps N: FF keeps less than backprop only in networks deep enough for one
-layer of 3N rows to weigh less than every layer of N rows.
+Positive and negative rows go through each layer together, so a layer
+keeps 2N rows where backprop keeps N: FF keeps less than backprop in
+networks of three or more hidden layers of equal width. (The neutral rows
+the read-out reads run afterwards without a graph: no loss of a hidden
+layer depends on them.)
 
 Positive and negative data
 --------------------------
@@ -511,8 +512,8 @@ class ForwardForward(Rule):
         return loss
 
     def updates(self, x, y):
-        """Layer by layer: layer l runs on the positive, negative (and neutral)
-        rows, learns from Lₗ at once -- ∂Lₗ/∂Wₗ: its input is detached, so Lₗ
+        """Layer by layer: layer l runs on the positive and negative rows,
+        learns from Lₗ at once -- ∂Lₗ/∂Wₗ: its input is detached, so Lₗ
         reaches nothing else, and the backward frees layer l's graph -- and
         passes its normalised, detached activity on. The read-out learns
         last. Only one layer's activations are alive at a time. Collaborative
@@ -524,20 +525,23 @@ class ForwardForward(Rule):
         pos, neg, neutral = self.positive_negative(x, y)
         xp = _backend.get_array_module(pos)
         n = len(pos)
-        rows = [pos, neg] + ([neutral] if neutral is not None else [])
-        h = Tensor(xp.concatenate(rows))
+        h = Tensor(xp.concatenate([pos, neg]))
         total = None
         for i, (name, _, _) in enumerate(self.ff_blocks):
             a = self._layer(i, h, record=True)                # hₗ
             g = goodness(a, self.options["goodness"])         # Gₗ
-            loss = self._layer_loss(i, g[:n], g[n:2 * n], a[:n], self.thresholds[i])
-            self.learn_now(loss, ups)                            # ∂Lₗ/∂Wₗ; frees layer l's graph
+            loss = self._layer_loss(i, g[:n], g[n:], a[:n], self.thresholds[i])
+            self.learn_now(loss, ups)                         # ∂Lₗ/∂Wₗ; frees layer l's graph
             total = loss.data if total is None else total + loss.data
-            self.last_goodness[name] = (float(g.data[:n].mean()), float(g.data[n:2 * n].mean()))
+            self.last_goodness[name] = (float(g.data[:n].mean()), float(g.data[n:].mean()))
             with no_grad():
                 h = length_normalize(a)                       # the next layer's input, detached
-        # the read-out: softmax on the detached, normalised last activity (neutral label)
-        logits = self._readout(h[2 * n:] if neutral is not None else h[:n])
+        # the read-out: softmax on the detached, normalised last activity of
+        # the neutral-label rows (run now, without a graph), or of the positives
+        if neutral is not None:
+            with no_grad():
+                _, h = self._run_layers(Tensor(neutral))
+        logits = self._readout(h if neutral is not None else h[:n])
         target = _backend.to_backend(self._labels(y, n), _backend.backend_of(pos))
         loss = ops.cross_entropy(logits, target)
         self.learn_now(loss, ups)
