@@ -144,6 +144,17 @@ class _LocalRule(Rule):
             module.to(weight.backend)
         return module
 
+    def _make_classifiers(self, make):
+        """``self.local``: one classifier per hidden block, named by its layer,
+        ``make(width of the block's activity, classes, dtype)`` (built on NumPy
+        from the rule's generator, moved to the model's backend)."""
+        widths = self._activity_widths()
+        classes = widths[-1]
+        self.local = nn.Module()
+        for (name, _, _), width in zip(self.hidden_blocks, widths):
+            setattr(self.local, name, self._new_module(
+                lambda dtype, width=width: make(width, classes, dtype)))
+
     # -- running ------------------------------------------------------------------
     def run_block(self, name, layer, after, h):
         """Block ``name``'s output on input ``h``: the layer, then the modules
@@ -273,14 +284,9 @@ class MonoForward(_LocalRule):
                                 f"the hidden layers, but the model has none (one layer, "
                                 f"{self.blocks[0][0]!r})")
         self.last_local_losses = {}
-        widths = self._activity_widths()
-        classes = widths[-1]
-        self.local = nn.Module()       # the projections Mᵢ, named by their layer
-        for (name, _, _), width in zip(self.hidden_blocks, widths):
-            setattr(self.local, name, self._new_module(
-                lambda dtype, width=width: nn.Linear(width, classes, bias=False, dtype=dtype,
-                                                     backend="numpy",
-                                                     generator=self.generator)))
+        self._make_classifiers(                      # the projections Mᵢ
+            lambda width, classes, dtype: nn.Linear(width, classes, bias=False, dtype=dtype,
+                                                    backend="numpy", generator=self.generator))
 
     def projection(self, name):
         """Mᵢ of layer ``name``, as a bias-free Linear: ``projection(name)(a) = a Mᵢᵀ``."""
@@ -382,12 +388,7 @@ class LocalCrossEntropy(_LocalRule):
         _check_number("local_ce", "hidden (the hidden size of an mlp head)", o["hidden"], 1,
                       integer=True)
         self.last_local_losses = {}
-        widths = self._activity_widths()
-        classes = widths[-1]
-        self.local = nn.Module()       # the heads hᵢ, named by their layer
-        for (name, _, _), width in zip(self.hidden_blocks, widths):
-            setattr(self.local, name, self._new_module(
-                lambda dtype, width=width: self._make_head(width, classes, dtype)))
+        self._make_classifiers(self._make_head)      # the heads hᵢ
 
     def _make_head(self, width, classes, dtype):
         kw = dict(dtype=dtype, backend="numpy", generator=self.generator)
