@@ -68,13 +68,15 @@ layer, first included: that total is what collaborative FF trains.
 
 ``predict="readout"`` (the paper's cheaper alternative, the only one of
 the unsupervised variant): the model's last Linear layer is a softmax
-classifier trained with cross-entropy on the normalised activity of the
-last hidden layer, computed on the input with a *neutral* label (1/C of
-``label_value`` in every label slot; Hinton's 0.1 for 10 classes). Its
-input is detached, so it never changes the hidden layers. (Hinton's
-read-out sees the normalised activities of all hidden layers but the
-first; here it sees the last one, so that the model's own last layer is
-the read-out.)
+classifier trained with cross-entropy on the normalised activities of
+the hidden layers but the first (of the only one, when there is one), as
+in the paper, computed on the input with a *neutral* label (1/C of
+``label_value`` in every label slot; Hinton's 0.1 for 10 classes): one
+linear map of their concatenation, whose block for the last hidden layer
+is the model's own last Linear and whose other blocks are C × width
+matrices the rule owns (``rule.parameters()``, zero at the start, so the
+optimizer must hold them, as for the local rules). Its input is detached,
+so it never changes the hidden layers.
 
 Whatever :meth:`ForwardForward.predict` returns, the trainer takes its
 argmax for the accuracy and its cross-entropy as the "test loss": for the
@@ -375,9 +377,28 @@ class ForwardForward(Rule):
                     f"activation bounds the goodness by {unit:g}; choose a threshold below it "
                     f"(the default is {unit / 2:g})")
             self.thresholds.append(float(t))
+        self._make_readout_extras()
         self.running_means = [None] * len(self.ff_blocks)   # peer normalisation
         self.label_scale = None          # the label height: largest input seen so far
         self.last_goodness = {}
+
+    def _make_readout_extras(self):
+        """``self.local``: a C × width matrix (no bias, zeros at the start) for
+        every hidden layer the read-out reads besides the last -- all but the
+        first and the last -- so that the read-out is one linear map of their
+        concatenated normalised activities, the model's last Linear reading
+        the last hidden layer's part. None with one or two hidden layers."""
+        middle = self.ff_blocks[1:-1]
+        if not middle:
+            return
+        weight = self.readout_block[1].weight
+        self.local = nn.Module()
+        for name, layer, _ in middle:
+            extra = nn.Linear(layer.out_features, self.num_classes, bias=False,
+                              dtype=weight.data.dtype, backend="numpy",
+                              generator=self.generator)
+            extra.weight.data[...] = 0
+            setattr(self.local, name, extra.to(weight.backend))
 
     def _check_options(self):
         o = self.options
@@ -458,19 +479,26 @@ class ForwardForward(Rule):
         return run_modules(followers, a)
 
     def _run_layers(self, h, record=False):
-        """Activities (before normalisation) of every FF layer on rows ``h``
-        (a Tensor), each computed from the detached, normalised activity of
-        the layer before."""
-        acts = []
+        """``(activities, normalised activities)`` of every FF layer on rows
+        ``h`` (a Tensor), each layer computed from the detached, normalised
+        activity of the layer before."""
+        acts, normed = [], []
         for i in range(len(self.ff_blocks)):
             a = self._layer(i, h, record)
             acts.append(a)
             h = length_normalize(a).detach()
-        return acts, h
+            normed.append(h)
+        return acts, normed
 
-    def _readout(self, h):
+    def _readout(self, normed):
+        """The read-out's logits from the normalised activities ``normed`` of
+        every hidden layer: the model's last Linear on the last one plus the
+        rule's matrices on the others but the first (with two or more)."""
         _, layer, followers = self.readout_block
-        return run_modules(followers, type(layer).forward(layer, h))
+        logits = type(layer).forward(layer, normed[-1])
+        for (name, _, _), h in zip(self.ff_blocks[1:-1], normed[1:-1]):
+            logits = logits + getattr(self.local, name)(h)
+        return run_modules(followers, logits)
 
     def _peer_loss(self, index, a_pos):
         """mean_j (r̄ − rⱼ)², r ← m·sg(r) + (1 − m)·mean over the batch of aⱼ."""
@@ -526,7 +554,7 @@ class ForwardForward(Rule):
         xp = _backend.get_array_module(pos)
         n = len(pos)
         h = Tensor(xp.concatenate([pos, neg]))
-        total = None
+        total, normed = None, []
         for i, (name, _, _) in enumerate(self.ff_blocks):
             a = self._layer(i, h, record=True)                # hₗ
             g = goodness(a, self.options["goodness"])         # Gₗ
@@ -536,12 +564,14 @@ class ForwardForward(Rule):
             self.last_goodness[name] = (float(g.data[:n].mean()), float(g.data[n:].mean()))
             with no_grad():
                 h = length_normalize(a)                       # the next layer's input, detached
-        # the read-out: softmax on the detached, normalised last activity of
-        # the neutral-label rows (run now, without a graph), or of the positives
+            if neutral is None:
+                normed.append(h[:n])
+        # the read-out: softmax on the detached, normalised activities of the
+        # neutral-label rows (run now, without a graph), or of the positives
         if neutral is not None:
             with no_grad():
-                _, h = self._run_layers(Tensor(neutral))
-        logits = self._readout(h if neutral is not None else h[:n])
+                _, normed = self._run_layers(Tensor(neutral))
+        logits = self._readout(normed)
         target = _backend.to_backend(self._labels(y, n), _backend.backend_of(pos))
         loss = ops.cross_entropy(logits, target)
         self.learn_now(loss, ups)
@@ -554,7 +584,7 @@ class ForwardForward(Rule):
         xp = _backend.get_array_module(pos)
         n = len(pos)
         rows = [pos, neg] + ([neutral] if neutral is not None else [])
-        acts, h_last = self._run_layers(Tensor(xp.concatenate(rows)), record=True)
+        acts, normed = self._run_layers(Tensor(xp.concatenate(rows)), record=True)
         goods = [goodness(a, self.options["goodness"]) for a in acts]
         g_pos = [g[:n] for g in goods]
         g_neg = [g[n:2 * n] for g in goods]
@@ -571,9 +601,9 @@ class ForwardForward(Rule):
             total = loss if total is None else total + loss
             self.last_goodness[name] = (float(g_pos[i].data.mean()),
                                         float(g_neg[i].data.mean()))
-        # the read-out: softmax on the detached, normalised last activity (neutral label)
-        features = h_last[2 * n:] if neutral is not None else h_last[:n]
-        logits = self._readout(features)
+        # the read-out: softmax on the detached, normalised activities (neutral label)
+        part = slice(2 * n, None) if neutral is not None else slice(0, n)
+        logits = self._readout([h[part] for h in normed])
         target = _backend.to_backend(self._labels(y, n), _backend.backend_of(pos))
         total = total + ops.cross_entropy(logits, target)
         self.last_output, self.last_loss = logits, float(total.item())
@@ -604,8 +634,8 @@ class ForwardForward(Rule):
             if self.prediction == "readout":
                 if self.variant == "supervised":
                     x0 = overlay_labels(x0, None, c, self._label_value(x0, training=False))
-                _, h = self._run_layers(Tensor(x0))
-                return self._readout(h)
+                _, normed = self._run_layers(Tensor(x0))
+                return self._readout(normed)
             n = len(x0)
             value = self._label_value(x0, training=False)
             rows = xp.concatenate([overlay_labels(x0, np.full(n, k), c, value)

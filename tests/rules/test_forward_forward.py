@@ -203,6 +203,37 @@ def test_the_readout_predicts_from_the_neutral_label(rng, f64):
     np.testing.assert_allclose(rule.predict(x).numpy(), want, rtol=1e-10)
 
 
+def test_with_three_hidden_layers_the_readout_reads_all_but_the_first(rng, f64):
+    """Hinton's read-out: one linear map of the normalised activities of
+    hidden layers 2 and 3 (neutral label), the model's last Linear reading
+    layer 3 and a rule-owned matrix, zero at the start, reading layer 2."""
+    model = relu_mlp(sizes=(5, 7, 6, 4, 3))
+    rule = rules.make("ff", model, predict="readout", label_value=2.0)
+    (name, extra), = rule.named_parameters()
+    assert name == "rule.3.weight" and extra.shape == (3, 6)
+    np.testing.assert_array_equal(extra.numpy(), 0)
+    x, y = batch(rng)
+    extra.data[...] = rng.standard_normal((3, 6))
+    z = x.numpy().copy()
+    z[:, :3] = 2.0 / 3
+    hs = []
+    for i in (1, 3, 5):
+        z = np.maximum(z @ model[i].weight.numpy().T + model[i].bias.numpy(), 0)
+        z = z / (np.sqrt((z ** 2).mean(1, keepdims=True)) + 1e-8)
+        hs.append(z)
+    want = hs[2] @ model[7].weight.numpy().T + model[7].bias.numpy() + hs[1] @ extra.numpy().T
+    np.testing.assert_allclose(rule.predict(x).numpy(), want, rtol=1e-10)
+    # it learns by the read-out's cross-entropy, and the optimizer must hold it
+    ups = rule.updates(x, y)
+    p = np.exp(want - want.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(len(p)), y] -= 1
+    np.testing.assert_allclose(ups["rule.3.weight"], p.T @ hs[1] / len(p), rtol=1e-8)
+    with pytest.raises(mg.ArgumentError, match="optimizer does not hold"):
+        rule.step(x, y, mg.optim.SGD(model.parameters(), lr=0.1))
+    rule.step(x, y, mg.optim.SGD(list(model.parameters()) + list(rule.parameters()), lr=0.1))
+
+
 # --------------------------------------------------------------------------
 # Options
 # --------------------------------------------------------------------------
