@@ -167,9 +167,11 @@ def test_local_rules_keep_less_than_backprop_on_the_same_model_and_batch():
     """Six hidden layers of 8 units, N = 6. Backprop keeps every layer's
     activity until its backward (2944 bytes); Mono-Forward and local_ce one
     block's (1120, 1136); FF one layer's, but for 2N rows -- positive and
-    negative; the neutral rows of the read-out run without a graph -- which
-    is why it needs a deeper net than the others to win (1744).
-    The whole-graph variants keep at least backprop's."""
+    negative; the neutral rows run without a graph -- which is why it needs
+    a deeper net than the others to win (1744); its peak is the read-out's,
+    one linear map of the activities of hidden layers 2-6, which it keeps
+    for its weights' gradients (2272). The whole-graph variants keep at
+    least backprop's."""
     sizes = [6] + [8] * 6 + [3]
     x, y = mg.tensor(np.random.default_rng(0).standard_normal((N, 6))), np.arange(N) % 3
 
@@ -181,15 +183,15 @@ def test_local_rules_keep_less_than_backprop_on_the_same_model_and_batch():
     assert bp == N * (6 + 8 * 6) * F + cross_entropy_bytes(N, 3) == 2944
     local = {name: measure(name) for name in ("mono_forward", "local_ce", "ff")}
     assert {k: r.peak for k, r in local.items()} == {"mono_forward": 1120, "local_ce": 1136,
-                                                     "ff": 1744}
+                                                     "ff": 2272}
     assert all(r.peak < bp for r in local.values())
     # FF's layer: its 2N-row input and relu output, and its loss: s·(G − θ) keeps
     # G − θ and the constant s for each half, softplus its input (2N)
     layer = (2 * N * (8 + 8) + 2 * (N + 1) + 2 * N) * F
     ff = local["ff"]
-    assert ff.peak == layer
-    assert ff.per_layer == {"1": 0, "3": layer, "5": 0, "7": 0, "9": 0, "11": 0, "13": 0}
     assert [ff.layer_peaks[k] for k in ("3", "5", "7", "9", "11")] == [layer] * 5
+    # the read-out: the neutral rows' normalised activities of layers 2-6, and its loss
+    assert ff.peak == 5 * N * 8 * F + cross_entropy_bytes(N, 3) > layer
     assert measure("local_ce", detach=False).peak >= bp
     assert measure("ff", collaborative=True).peak > 2 * layer
 
