@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import backend as _backend
 from .. import nn, ops
+from ..autodiff import active_memory_tracker
 from ..autodiff import grad as autograd_grad
 from ..errors import ArgumentError
 from ..tensor import Tensor
@@ -357,6 +358,49 @@ class Rule:
     def __repr__(self):
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}({self.name!r}{', ' + opts if opts else ''})"
+
+
+def target_array(rule_name, y, out, soft=True):
+    """The target of a rule that computes its output error by hand, as an
+    array of ``out``'s shape: one-hot rows for integer labels ``y``, else
+    ``y`` itself (regression targets; soft class targets when ``soft``)."""
+    xp = _backend.get_array_module(out)
+    y = xp.asarray(y.data if isinstance(y, Tensor) else y)
+    n, n_out = out.shape
+    if y.dtype.kind in "iub":
+        y = y.reshape(-1).astype(np.int64)
+        if len(y) != n:
+            raise ArgumentError(f"rule {rule_name!r}: {len(y)} labels for a batch of {n}")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_out):
+            raise ArgumentError(f"rule {rule_name!r}: labels must lie in [0, {n_out}) for a "
+                                f"model with {n_out} outputs; got {int(y.min())} to "
+                                f"{int(y.max())}")
+        t = xp.zeros((n, n_out), dtype=out.dtype)
+        t[xp.arange(n), y] = 1.0
+        return t
+    if not soft:
+        raise ArgumentError(f"rule {rule_name!r}: the cross-entropy loss needs integer class "
+                            f"labels, got an array of {y.dtype}")
+    if y.size != out.size:
+        raise ArgumentError(f"rule {rule_name!r}: targets of shape {tuple(y.shape)} do not "
+                            f"fit the output of shape {tuple(out.shape)}")
+    return y.reshape(out.shape).astype(out.dtype)
+
+
+def hold_arrays(owner, arrays, scope):
+    """Tell an active memory tracker (``minigrad.inspect.activation_memory``)
+    that a rule keeps ``arrays`` -- plain arrays no graph node holds -- for
+    layer ``scope`` until :func:`release_arrays` with the same ``owner``."""
+    tracker = active_memory_tracker()
+    if tracker is not None:
+        tracker.hold(owner, list(arrays), scope)
+
+
+def release_arrays(owner):
+    """The arrays held under ``owner`` are no longer kept."""
+    tracker = active_memory_tracker()
+    if tracker is not None:
+        tracker.release(owner)
 
 
 def lr_for(optimizer, param):

@@ -91,11 +91,12 @@ import numpy as np
 
 from .. import backend as _backend
 from .. import nn
-from ..autodiff import active_memory_tracker, no_grad
+from ..autodiff import no_grad
 from ..backend import get_array_module
 from ..errors import ArgumentError
 from ..tensor import Tensor
-from .base import Rule, angle, chain_blocks, register
+from .base import (Rule, angle, chain_blocks, hold_arrays, register, release_arrays,
+                   target_array)
 
 _LINEAR_ONLY = ("pepita trains a chain of Linear layers with parameter-free modules "
                 "(activations, dropout, an input Flatten) between them")
@@ -103,19 +104,6 @@ _LINEAR_ONLY = ("pepita trains a chain of Linear layers with parameter-free modu
 
 def _as_array(v):
     return v.data if isinstance(v, Tensor) else v
-
-
-def _hold(owner, array, scope):
-    """Tell an active memory tracker that ``array`` is kept (for layer ``scope``)."""
-    tracker = active_memory_tracker()
-    if tracker is not None:
-        tracker.hold(owner, [array], scope)
-
-
-def _release(owner):
-    tracker = active_memory_tracker()
-    if tracker is not None:
-        tracker.release(owner)
 
 
 def projection_matrix(d, n_classes, f_scale, rng, dtype=np.float64):
@@ -186,7 +174,7 @@ class Pepita(Rule):
             if isinstance(m, nn.Dropout) and m.training and m.p > 0:
                 if id(m) not in masks:
                     masks[id(m)] = self._dropout_mask(m, h)
-                    _hold((self, "mask", id(m)), masks[id(m)], scope)
+                    hold_arrays((self, "mask", id(m)), [masks[id(m)]], scope)
                 h = h * masks[id(m)]
             else:
                 with no_grad():
@@ -223,24 +211,8 @@ class Pepita(Rule):
         return trace
 
     def targets(self, y, out, xp):
-        """The target t of the output error e = output − t."""
-        y = xp.asarray(_as_array(y))
-        n, n_out = out.shape
-        if y.dtype.kind in "iub":
-            y = y.reshape(-1).astype(np.int64)
-            if len(y) != n:
-                raise ArgumentError(f"rule 'pepita': {len(y)} labels for a batch of {n}")
-            if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_out):
-                raise ArgumentError(f"rule 'pepita': labels must lie in [0, {n_out}) for a "
-                                    f"model with {n_out} outputs; got {int(y.min())} to "
-                                    f"{int(y.max())}")
-            t = xp.zeros((n, n_out), dtype=out.dtype)
-            t[xp.arange(n), y] = 1.0
-            return t
-        if y.size != out.size:
-            raise ArgumentError(f"rule 'pepita': targets of shape {tuple(y.shape)} do not fit "
-                                f"the output of shape {tuple(out.shape)}")
-        return y.reshape(out.shape).astype(out.dtype)
+        """The target t of the output error (integer labels: one-hot rows)."""
+        return target_array(self.name, y, out)
 
     def output_error(self, out, t, xp):
         """e = softmax(out) − t (cross-entropy) or out − t (mse)."""
@@ -281,13 +253,13 @@ class Pepita(Rule):
         n = x0.shape[0]
         last = len(self.blocks) - 1
         # standard pass: h_l (kept for the update of layer l), and the output error e
-        _hold((self, "input"), x0, first_layer)
+        hold_arrays((self, "input"), [x0], first_layer)
         standard, h = [], x0
         for i, (name, _, _) in enumerate(self.blocks):
             h = self.layer(i, h, masks)
             if i < last:
                 standard.append(h)
-                _hold((self, "standard", i), h, name)
+                hold_arrays((self, "standard", i), [h], name)
         out = h
         t = self.targets(y, out, xp)
         e = self.output_error(out, t, xp)
@@ -296,8 +268,8 @@ class Pepita(Rule):
         # modulated pass on x + F e, with the same dropout masks
         x_mod = self.modulated_input(x0, e)
         self.last_modulated_input = x_mod
-        _release((self, "input"))
-        _hold((self, "input"), x_mod, first_layer)
+        release_arrays((self, "input"))
+        hold_arrays((self, "input"), [x_mod], first_layer)
         self.last_signals, ups = {}, {}
         h_in = x_mod                                               # hₗ₋₁ᵉʳʳ
         for i, (name, layer, _) in enumerate(self.blocks):
@@ -307,7 +279,7 @@ class Pepita(Rule):
             else:
                 delta = standard[i] - h_mod                        # hₗ − hₗᵉʳʳ
                 standard[i] = None
-                _release((self, "standard", i))
+                release_arrays((self, "standard", i))
             signal = delta / n                                     # batch mean, as the paper
             self.last_signals[name] = signal
             dtype = layer.weight.data.dtype
@@ -315,12 +287,12 @@ class Pepita(Rule):
             ups[prefix + "weight"] = (signal.T @ h_in).astype(dtype)   # δ ⊗ hₗ₋₁ᵉʳʳ
             if layer.bias is not None:
                 ups[prefix + "bias"] = signal.sum(axis=0).astype(dtype)
-            _release((self, "input"))
+            release_arrays((self, "input"))
             if i < last:
-                _hold((self, "input"), h_mod, name)         # hₗᵉʳʳ: the next layer's input
+                hold_arrays((self, "input"), [h_mod], name)         # hₗᵉʳʳ: the next layer's input
             h_in = h_mod
         for key in masks:
-            _release((self, "mask", key))
+            release_arrays((self, "mask", key))
         return ups
 
     # -- alignment ---------------------------------------------------------------------

@@ -53,3 +53,27 @@ def digits_accuracy(name, seed=0, activation="tanh", lr=0.05, epochs=5, **rule_o
     with mg.no_grad():
         out = rule.predict(mg.tensor(split.test.x)).numpy()
     return float((out.argmax(1) == split.test.y).mean())
+
+
+def refuse_reverse_mode(monkeypatch, model, x, y, forward_mode=False):
+    """Make every entry into the reverse-mode engine raise (and, with
+    ``forward_mode``, the opening of a dual level, which every jvp needs),
+    and show the trap is armed: backprop's update on ``(x, y)`` now fails."""
+    from minigrad import autodiff, rules
+    from minigrad.rules import base
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("called the reverse-mode or forward-mode engine")
+
+    monkeypatch.setattr(autodiff, "_run_backward", refuse)   # behind backward and grad
+    monkeypatch.setattr(autodiff, "grad", refuse)
+    monkeypatch.setattr(autodiff, "backward", refuse)
+    monkeypatch.setattr(base, "autograd_grad", refuse)
+    monkeypatch.setattr(mg.Tensor, "backward", refuse)
+    if forward_mode:
+        monkeypatch.setattr(autodiff.dual_level, "__enter__", refuse)
+    with pytest.raises(AssertionError, match="engine"):        # the trap is armed
+        rules.make("bp", model).updates(x, y)
+    if forward_mode:
+        with pytest.raises(AssertionError, match="engine"):
+            mg.functional.jvp(lambda t: t * 2, mg.tensor([1.0]), mg.tensor([1.0]))
