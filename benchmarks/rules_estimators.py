@@ -28,6 +28,7 @@ Writes ``benchmarks/out/rules_estimators.json`` and the plots
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -56,8 +57,13 @@ WIDTHS = (32, 64, 128, 256, 512)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+@functools.lru_cache(maxsize=1)
+def fashion_split():
+    return mg.data.load_dataset("fashion-mnist")
+
+
 def fashion_task(width, seed=0):
-    split = mg.data.load_dataset("fashion-mnist")
+    split = fashion_split()
     x = mg.tensor(split.train.x[:128].reshape(128, -1))
     y = mg.tensor(split.train.y[:128])
     model = nn.mlp([784, width, width, 10], "relu", generator=np.random.default_rng(seed))
