@@ -39,7 +39,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import nn, rules
 from minigrad.inspect import estimator_statistics
-from minigrad.train import Run, TrainConfig
+from minigrad.train import Run, TrainConfig, recipe
 
 #: estimator -> its options (K is set per measurement)
 ESTIMATORS = {
@@ -51,7 +51,8 @@ ESTIMATORS = {
 #: rules trained at the fixed budget (the issue's rules, beside backprop and the control)
 TRAINED = ["bp", "shallow", "forward_gradient", "activity_forward_gradient", "spsa",
            "node_perturbation", "predictive_coding", "binary_connect", "straight_through"]
-LR_GRID = (0.1, 0.03, 0.01, 0.003, 0.001, 0.0003)
+#: learning rates tried, as multiples of the rule's default SGD rate (0.02 x its lr_scale)
+LR_GRID = (10.0, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
 KS = (1, 4, 16, 64)
 WIDTHS = (32, 64, 128, 256, 512)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -99,25 +100,37 @@ def config(name, lr, epochs, subset=0):
 
 
 def train(name, epochs, log):
-    """The best learning rate of ``LR_GRID`` after one epoch on 10 000
-    examples, then the full budget at that rate."""
+    """The best learning rate of the grid (``LR_GRID`` times the rule's
+    default) after one epoch on 10 000 examples, then the full budget at
+    that rate; if the full run diverges, the next best rate."""
+    base = recipe("fashion-mnist", "sgd", name)["lr"]
     trials = {}
-    for lr in LR_GRID:
+    for factor in LR_GRID:
+        lr = float(f"{base * factor:.3g}")
         try:
             run = Run(config(name, lr, 1, 10000), None, progress=False, log=lambda s: None)
             trials[lr] = run.run_epoch()["test_accuracy"]
         except mg.ArgumentError:        # the loss diverged
             trials[lr] = 0.0
-    lr = max(trials, key=trials.get)
-    run = Run(config(name, lr, epochs), None, progress=False, log=lambda s: None)
-    errors, seconds = [], []
-    for _ in range(epochs):
-        rec = run.run_epoch()
-        errors.append(100 * (1 - rec["test_accuracy"]))
-        seconds.append(rec["seconds"])
-    log(f"  {name:<26} lr {lr:<7g} test error {errors[-1]:6.2f}%  "
-        f"{statistics.median(seconds):6.1f} s/epoch")
-    return {"lr": lr, "lr_trials": trials, "test_error": errors, "seconds": seconds}
+    diverged = []
+    for lr in sorted(trials, key=trials.get, reverse=True):
+        run = Run(config(name, lr, epochs), None, progress=False, log=lambda s: None)
+        errors, seconds = [], []
+        try:
+            for _ in range(epochs):
+                rec = run.run_epoch()
+                errors.append(100 * (1 - rec["test_accuracy"]))
+                seconds.append(rec["seconds"])
+        except mg.ArgumentError:
+            diverged.append(lr)
+            continue
+        log(f"  {name:<26} lr {lr:<9g} test error {errors[-1]:6.2f}%  "
+            f"{statistics.median(seconds):6.1f} s/epoch"
+            + (f"  (diverged at {diverged})" if diverged else ""))
+        return {"lr": lr, "lr_trials": trials, "diverged": diverged, "test_error": errors,
+                "seconds": seconds}
+    log(f"  {name:<26} diverged at every rate tried")
+    return {"lr": None, "lr_trials": trials, "diverged": diverged}
 
 
 def time_per_update(name, repeats):
@@ -162,6 +175,9 @@ def main(argv=None):
     parser.add_argument("--draws", type=int, default=16)
     parser.add_argument("--quick", action="store_true",
                         help="smaller sweeps, no training (a smoke test)")
+    parser.add_argument("--parts", default="sweeps,timing,training",
+                        help="which parts to run (comma-separated); the others are kept "
+                             "from --out when it exists")
     parser.add_argument("--out", default=os.path.join(HERE, "out", "rules_estimators.json"))
     args = parser.parse_args(argv)
     from bench_engine import machine
@@ -169,39 +185,55 @@ def main(argv=None):
     global KS, WIDTHS
     if args.quick:
         KS, WIDTHS = (1, 4), (32, 64)
-    mg.set_default_dtype(np.float64)     # statistics in float64; training below in float32
+    parts = set(args.parts.split(","))
+    results = {}
+    if os.path.exists(args.out) and parts != {"sweeps", "timing", "training"}:
+        with open(args.out) as f:
+            results = json.load(f)
+
+    def save():
+        os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+
     print(f"machine: {machine()}; numpy {np.__version__}, minigrad {mg.__version__}")
-    results = {"draws": args.draws, "ks": KS, "widths": WIDTHS, "by_k": {}, "by_width": {}}
-    for task in TASKS:
-        results["by_k"][task], results["by_width"][task] = {}, {}
-        for name in ESTIMATORS:
-            by_k = {str(k): measure(task, name, 128, k, args.draws) for k in KS}
-            by_w = {str(w): measure(task, name, w, 1, args.draws) for w in WIDTHS}
-            results["by_k"][task][name], results["by_width"][task][name] = by_k, by_w
-            print(f"{task:<16} {name:<26} angle of one update, K = "
-                  + ", ".join(f"{k}: {by_k[str(k)]['single_angle']:5.1f}°" for k in KS)
-                  + f"; of the mean of {args.draws} at K = 1: "
-                  f"{by_k[str(KS[0])]['mean_angle']:5.1f}°", flush=True)
-            print(f"{'':<16} {'':<26} by width "
-                  + ", ".join(f"{w}: {by_w[str(w)]['single_angle']:5.1f}°" for w in WIDTHS),
-                  flush=True)
-    plot(results, os.path.join(HERE, "estimators_angle_vs_k.png"),
-         os.path.join(HERE, "estimators_angle_vs_width.png"))
+    if "sweeps" in parts:
+        mg.set_default_dtype(np.float64)     # statistics in float64; training in float32
+        results.update({"draws": args.draws, "ks": KS, "widths": WIDTHS, "by_k": {},
+                        "by_width": {}})
+        for task in TASKS:
+            results["by_k"][task], results["by_width"][task] = {}, {}
+            for name in ESTIMATORS:
+                by_k = {str(k): measure(task, name, 128, k, args.draws) for k in KS}
+                by_w = {str(w): measure(task, name, w, 1, args.draws) for w in WIDTHS}
+                results["by_k"][task][name], results["by_width"][task][name] = by_k, by_w
+                print(f"{task:<16} {name:<26} angle of one update, K = "
+                      + ", ".join(f"{k}: {by_k[str(k)]['single_angle']:5.1f}°" for k in KS)
+                      + f"; of the mean of {args.draws} at K = 1: "
+                      f"{by_k[str(KS[0])]['mean_angle']:5.1f}°", flush=True)
+                print(f"{'':<16} {'':<26} by width "
+                      + ", ".join(f"{w}: {by_w[str(w)]['single_angle']:5.1f}°"
+                                  for w in WIDTHS), flush=True)
+        save()
+        plot(results, os.path.join(HERE, "estimators_angle_vs_k.png"),
+             os.path.join(HERE, "estimators_angle_vs_width.png"))
     mg.set_default_dtype(np.float32)
-    bp_time = time_per_update("bp", 5 if args.quick else 20)
-    results["time_per_update"] = {}
-    for name in TRAINED:
-        t = time_per_update(name, 5 if args.quick else 20)
-        results["time_per_update"][name] = {"seconds": t, "vs_bp": t / bp_time}
-        print(f"  {name:<26} one update {1e3 * t:7.2f} ms = {t / bp_time:5.2f}x backprop's",
-              flush=True)
-    if not args.quick:
+    if "timing" in parts:
+        bp_time = time_per_update("bp", 5 if args.quick else 20)
+        results["time_per_update"] = {}
+        for name in TRAINED:
+            t = time_per_update(name, 5 if args.quick else 20)
+            results["time_per_update"][name] = {"seconds": t, "vs_bp": t / bp_time}
+            print(f"  {name:<26} one update {1e3 * t:7.2f} ms = {t / bp_time:5.2f}x "
+                  "backprop's", flush=True)
+        save()
+    if "training" in parts and not args.quick:
         print(f"training: Fashion-MNIST, MLP 784-256-256-10 (relu), {args.epochs} epochs, "
               "SGD momentum 0.9, batch 128, cosine schedule")
-        results["training"] = {name: train(name, args.epochs, print) for name in TRAINED}
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=1)
+        results["training"] = {}
+        for name in TRAINED:
+            results["training"][name] = train(name, args.epochs, print)
+            save()
 
 
 if __name__ == "__main__":

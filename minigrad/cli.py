@@ -4,6 +4,9 @@ Commands:
   train      train a model on a dataset (default: an MLP on the shipped
              digits, in seconds), with a progress bar, metrics.jsonl, a plot
              and a resumable checkpoint
+  compare    train several learning rules alike (same data, model, initial
+             weights, budget; several seeds; an optional sweep) and write
+             results.md, results.json and plots; resumable
   demo       train a small MLP on a built-in toy data set with the engine,
              then print the gradient-check table of every op
   gradcheck  print the gradient-check table: every registered op, its worst
@@ -246,11 +249,24 @@ def _key_value(text):
     return key.strip(), value
 
 
-def add_train_arguments(p):
+def _measures(text):
+    from .inspect import MEASURES
+
+    names = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in names if m not in MEASURES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown measure(s) {', '.join(unknown) or text!r}; "
+                                         f"choose from {', '.join(MEASURES)}")
+    return names
+
+
+def add_setup_arguments(p):
+    """The arguments that define the data, model and training budget (shared
+    by train and compare)."""
     from .data import DATASETS
     from .nn import ACTIVATIONS
     from .optim import OPTIMIZERS
-    from .train import MODELS, RULES
+    from .train import MODELS
 
     p.add_argument("--model", choices=MODELS, help="architecture (default: mlp)")
     p.add_argument("--data", choices=sorted(DATASETS), help="dataset (default: digits)")
@@ -261,7 +277,7 @@ def add_train_arguments(p):
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: sgd")
     p.add_argument("--lr", type=_positive(float),
                    help="learning rate (default for sgd: 0.05; 0.02 on the image datasets; "
-                        "1e-3 for adam; times 0.1 for --rule ff)")
+                        "1e-3 for adam; times the rule's lr_scale, e.g. 0.1 for ff)")
     p.add_argument("--schedule", choices=["cosine", "step", "none"],
                    help="learning-rate schedule over the epochs (default: cosine)")
     p.add_argument("--momentum", type=_non_negative(float), help="sgd/rmsprop momentum "
@@ -272,19 +288,31 @@ def add_train_arguments(p):
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), help="default: relu")
     p.add_argument("--dropout", type=_probability, help="dropout probability "
                    "after each hidden layer of the mlp (default: 0)")
-    p.add_argument("--seed", type=_non_negative(int), help="default: 0")
     p.add_argument("--backend", choices=["numpy", "cupy"], help="default: numpy")
     p.add_argument("--dtype", choices=["float32", "float64"], help="default: float32")
+    p.add_argument("--train-subset", type=_positive(int), metavar="N",
+                   help="train on the first N examples only (quick runs)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_train_arguments(p):
+    from .train import RULES
+
+    add_setup_arguments(p)
+    p.add_argument("--seed", type=_non_negative(int), help="default: 0")
     p.add_argument("--rule", choices=sorted(RULES), help="learning rule (default: bp)")
     p.add_argument("--rule-opt", type=_key_value, action="append", metavar="KEY=VALUE",
                    help="a hyper-parameter of the learning rule (repeatable)")
-    p.add_argument("--train-subset", type=_positive(int), metavar="N",
-                   help="train on the first N examples only (quick runs)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: runs/MODEL-DATA)")
     p.add_argument("--resume", metavar="PATH",
                    help="continue the run saved in PATH (a checkpoint or its folder); only "
                         "--epochs and --out may be given with it")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--record-every", type=_positive(int), metavar="N",
+                   help="every N steps, log alignment with backprop and representation "
+                        "statistics to metrics.jsonl (minigrad.inspect.Recorder)")
+    p.add_argument("--record", type=_measures, metavar="M1,M2",
+                   help="what --record-every logs: any of update,signal,weight,"
+                        "representation (default: all)")
 
 
 def run_train(args, parser):
@@ -297,7 +325,8 @@ def run_train(args, parser):
             parser.error("--backend cupy: CuPy with a GPU is not available here")
     try:
         if args.resume:
-            given = [a for a in _CONFIG_ARGS if getattr(args, a) is not None]
+            given = [a for a in _CONFIG_ARGS + ("record_every", "record")
+                     if getattr(args, a) is not None]
             if given:
                 parser.error("--resume takes the configuration from the checkpoint; only "
                              "--epochs and --out can be given with it (got "
@@ -323,7 +352,11 @@ def run_train(args, parser):
             cfg.lr = args.lr if args.lr is not None else defaults["lr"]
             cfg.rule_options = dict(args.rule_opt or [])
             out = args.out or f"runs/{cfg.model}-{cfg.data}"
-            run = Run(cfg, out, progress=not args.no_progress)
+            recorder = None
+            if args.record_every or args.record:
+                from .inspect import MEASURES, Recorder
+                recorder = Recorder(args.record_every or 50, args.record or MEASURES)
+            run = Run(cfg, out, progress=not args.no_progress, recorder=recorder)
             print(f"training {cfg.model} on {cfg.data} with {cfg.rule} and {cfg.optimizer} "
                   f"(lr {cfg.lr}, {cfg.schedule} schedule, batch {cfg.batch_size}) for "
                   f"{cfg.epochs} epochs; {run.model.num_parameters()} parameters; writing "
@@ -341,6 +374,49 @@ def run_train(args, parser):
     return 0
 
 
+# ==========================================================================
+# compare
+# ==========================================================================
+
+_SETUP = ("model", "data", "epochs", "batch_size", "optimizer", "schedule", "momentum",
+          "weight_decay", "hidden", "activation", "dropout", "backend", "dtype",
+          "train_subset")
+
+
+def _rule_list(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated rule names, e.g. bp,fa,dfa")
+    return names
+
+
+def run_compare(args, parser):
+    from tqdm import tqdm
+
+    from .compare import Comparison
+    from .errors import MinigradError
+
+    if args.backend == "cupy":
+        from .backend import cupy_available
+        if not cupy_available():
+            parser.error("--backend cupy: CuPy with a GPU is not available here")
+    options = {k: getattr(args, k) for k in _SETUP if getattr(args, k) is not None}
+    try:
+        comparison = Comparison(args.out, args.rules, seeds=args.seeds, sweep=args.sweep,
+                                lr=args.lr, rule_lr=dict(args.rule_lr or []),
+                                record_every=args.record_every,
+                                align_batches=args.align_batches,
+                                progress=not args.no_progress,
+                                log=tqdm.write if not args.no_progress else print, **options)
+        results = comparison.run()
+    except MinigradError as exc:
+        print(f"minigrad compare: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"done: {len(results['results'])} rows; results.md, results.json and plots/ in "
+          f"{args.out}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="minigrad", description="minigrad: a reference engine for how neural "
@@ -350,6 +426,27 @@ def build_parser():
                              description="Train a model with a learning rule; writes "
                              "metrics.jsonl, curves.png and checkpoint.npz to --out.")
     add_train_arguments(p_train)
+    p_cmp = sub.add_parser(
+        "compare", help="train several rules alike and set them side by side",
+        description="Train every rule on the same data, architecture, initial weights and "
+        "budget (for each seed and sweep value), then write results.md, results.json and "
+        "plots to --out. Running again with the same settings resumes.")
+    p_cmp.add_argument("--rules", type=_rule_list, required=True, metavar="R1,R2,...",
+                       help="the rules to compare, e.g. bp,fa,dfa")
+    add_setup_arguments(p_cmp)
+    p_cmp.add_argument("--seeds", type=_positive(int), default=1,
+                       help="seeds 0..N-1 per rule (default: 1)")
+    p_cmp.add_argument("--sweep", metavar="PARAM=V1,V2,...",
+                       help="repeat the comparison for each value of a model parameter, "
+                            "e.g. width=32,64,128 (width, depth, lr, batch_size, "
+                            "weight_decay, momentum, dropout, train_subset)")
+    p_cmp.add_argument("--rule-lr", type=_key_value, action="append", metavar="RULE=LR",
+                       help="an exact learning rate for one rule (repeatable)")
+    p_cmp.add_argument("--record-every", type=_positive(int), default=50, metavar="N",
+                       help="log alignment every N steps (default: 50)")
+    p_cmp.add_argument("--align-batches", type=_positive(int), default=4, metavar="N",
+                       help="batches the final alignment is averaged over (default: 4)")
+    p_cmp.add_argument("--out", metavar="DIR", required=True, help="output folder")
     p_demo = sub.add_parser("demo", help="train a tiny MLP and print the gradcheck table")
     p_demo.add_argument("--epochs", type=int, default=600)
     p_demo.add_argument("--seed", type=int, default=0)
@@ -368,6 +465,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "train":
         return run_train(args, _subparser(parser, "train"))
+    if args.command == "compare":
+        return run_compare(args, _subparser(parser, "compare"))
     if args.command == "demo":
         ok = demo(epochs=args.epochs, seed=args.seed, table=not args.no_table)
     elif args.command == "gradcheck":

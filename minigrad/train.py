@@ -3,8 +3,11 @@ per-epoch evaluation, metrics, plots and resumable checkpoints.
 
 A run writes to its output folder:
 
-* ``metrics.jsonl`` -- one JSON object per epoch: train loss and accuracy,
-  test loss and accuracy, seconds, learning rate;
+* ``metrics.jsonl`` -- one JSON object per epoch (``"kind": "epoch"``):
+  train loss and accuracy, test loss and accuracy, seconds, learning rate,
+  steps so far; with a :class:`~minigrad.inspect.Recorder` attached, its
+  records (``"kind": "inspect"``: alignment with backprop, representation
+  statistics) every N steps between them;
 * ``curves.png`` -- loss and accuracy against epoch;
 * ``checkpoint.npz`` -- everything needed to continue: model, optimizer,
   data-loader and random-generator states, the metrics so far and the
@@ -164,8 +167,10 @@ def evaluate(model, loader, loss, task, predict=None):
 class Run:
     """One training run: call :meth:`run_epochs` to train."""
 
-    def __init__(self, cfg: TrainConfig, out=None, progress=True, log=print):
+    def __init__(self, cfg: TrainConfig, out=None, progress=True, log=print, recorder=None):
         self.cfg = cfg.check()
+        #: a minigrad.inspect.Recorder, or None (then nothing is recorded)
+        self.recorder = recorder
         self.out = Path(out) if out else None
         self.progress, self.log = progress, log
         _backend.manual_seed(cfg.seed)
@@ -202,7 +207,10 @@ class Run:
     def step(self, x, y):
         """One step of the learning rule through the optimizer; returns the
         model's output and the batch loss."""
-        stats = self.rule.step(x, y, self.optimizer)
+        if self.recorder is None:
+            stats = self.rule.step(x, y, self.optimizer)
+        else:
+            stats = self.recorder.step(self.rule, self.optimizer, x, y, epoch=self.epoch)
         self.last_stats = stats
         return self.rule.last_output, stats["loss"]
 
@@ -230,7 +238,8 @@ class Run:
         seconds = time.perf_counter() - start
         test_loss, test_acc = evaluate(self.model, self.test_loader, self.loss,
                                        self.split.task, self.rule.predict)
-        record = {"epoch": self.epoch, "train_loss": total / count,
+        record = {"kind": "epoch", "epoch": self.epoch, "steps": self.rule.steps,
+                  "train_loss": total / count,
                   "train_accuracy": correct / scored if scored else None,
                   "test_loss": test_loss, "test_accuracy": test_acc,
                   "seconds": seconds, "lr": self.optimizer.param_groups[0]["lr"]}
@@ -258,11 +267,21 @@ class Run:
     def write_outputs(self):
         self.out.mkdir(parents=True, exist_ok=True)
         _atomic_text(self.out / "metrics.jsonl",
-                     "".join(json.dumps(m) + "\n" for m in self.metrics))
+                     "".join(json.dumps(m) + "\n" for m in self.log_records()))
         save_curves(self.metrics, self.out / "curves.png",
                     f"{self.cfg.model} on {self.cfg.data} ({self.cfg.rule}, "
                     f"{self.cfg.optimizer} lr {self.cfg.lr})")
         save(self.checkpoint(), self.out / "checkpoint.npz")
+
+    def log_records(self):
+        """The lines of ``metrics.jsonl`` in the order they happened: each
+        epoch's recorder records, then the epoch's own record."""
+        inspect = self.recorder.records if self.recorder is not None else []
+        out = []
+        for m in self.metrics:
+            out += [r for r in inspect if r.get("epoch") == m["epoch"]]
+            out.append(m)
+        return out
 
     def checkpoint(self):
         try:
@@ -274,7 +293,8 @@ class Run:
                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,
                 "rule": self.rule.state_dict(),
                 "train_loader": self.train_loader.state_dict(), "rng": rng,
-                "metrics": self.metrics}
+                "metrics": self.metrics,
+                "recorder": self.recorder.state_dict() if self.recorder is not None else None}
 
     @classmethod
     def resume(cls, path, epochs=None, out=None, progress=True, log=print):
@@ -305,6 +325,9 @@ class Run:
         if state.get("rng") is not None:
             _backend.set_rng_state(state["rng"], cfg.backend)
         run.metrics = list(state["metrics"])
+        if state.get("recorder") is not None:
+            from .inspect import Recorder
+            run.recorder = Recorder.from_state_dict(state["recorder"])
         run.epoch = int(state["epoch"])
         return run
 

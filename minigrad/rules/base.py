@@ -129,6 +129,19 @@ def run_modules(modules, h):
 
 
 @contextlib.contextmanager
+def frozen_buffers(model):
+    """Put every buffer of ``model`` (batch-norm running statistics) back as
+    it was when the block ends: for passes that must not count as training
+    (a perturbed pass, a reference gradient taken for comparison)."""
+    saved = [(b, b.data.copy()) for _, b in model.named_buffers() if b is not None]
+    try:
+        yield
+    finally:
+        for b, data in saved:
+            b.data[...] = data
+
+
+@contextlib.contextmanager
 def layer_functions(functions):
     """Run each module in ``functions`` with ``functions[module](x)`` in place
     of its own ``forward`` while the block runs (an instance attribute
@@ -191,6 +204,7 @@ class Rule:
         self.last_signals = {}
         self.last_loss = None
         self.last_output = None
+        self.last_updates = {}
         self.steps = 0
         #: a Module holding the rule's own learnable parameters (the local
         #: classifiers of local rules), or None; see :meth:`parameters`
@@ -322,6 +336,7 @@ class Rule:
                     "but the optimizer does not hold them; make it with "
                     "list(model.parameters()) + list(rule.parameters())")
         ups = self.updates(x, y)
+        self.last_updates = ups          # what this step applied (for inspection)
         for name, p in [*self.model.named_parameters(), *own]:
             p.grad = Tensor(ups[name]) if name in ups else None
         optimizer.step()

@@ -153,7 +153,8 @@ from ..autodiff import no_grad
 from ..backend import get_array_module
 from ..errors import ArgumentError
 from ..tensor import Tensor
-from .base import Rule, hold_arrays, layer_functions, register, release_arrays
+from .base import (Rule, frozen_buffers, hold_arrays, layer_functions, register,
+                   release_arrays)
 
 
 # --------------------------------------------------------------------------
@@ -291,7 +292,7 @@ class SimultaneousPerturbation(Rule):
         (≈ vᵀ∇f, error O(ε²)); the model's parameters are not touched."""
         slots = parameter_slots(self.model)
         with layer_functions(shared_dropout_functions(self.model)), no_grad(), \
-                _frozen_buffers(self.model):
+                frozen_buffers(self.model):
             return self._difference(x, y, direction, slots)
 
     def updates(self, x, y):
@@ -305,7 +306,7 @@ class SimultaneousPerturbation(Rule):
             self.last_output, self.last_loss = out, loss
             ups = {name: None for name, _, _ in slots}
             self.last_directional_derivatives = []
-            with _frozen_buffers(self.model):
+            with frozen_buffers(self.model):
                 for _ in range(self.n_samples):
                     v = self.sample_direction()
                     d = self._difference(x, y, v, slots)
@@ -345,17 +346,6 @@ def _substituted(slots, values):
     finally:
         for module, attr, p in reversed(done):
             setattr(module, attr, p)
-
-
-@contextlib.contextmanager
-def _frozen_buffers(model):
-    """Put every buffer (batch-norm running statistics) back as it was."""
-    saved = [(b, b.data.copy()) for _, b in model.named_buffers() if b is not None]
-    try:
-        yield
-    finally:
-        for b, data in saved:
-            b.data[...] = data
 
 
 # --------------------------------------------------------------------------
