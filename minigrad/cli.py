@@ -255,8 +255,9 @@ def _measures(text):
     names = tuple(m.strip() for m in text.split(",") if m.strip())
     unknown = [m for m in names if m not in MEASURES]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown measure(s) {', '.join(unknown) or text!r}; "
-                                         f"choose from {', '.join(MEASURES)}")
+        given = ", ".join(unknown) or repr(text)
+        raise argparse.ArgumentTypeError(f"unknown measure(s) {given}; choose from "
+                                         f"{', '.join(MEASURES)}")
     return names
 
 

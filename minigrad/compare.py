@@ -40,6 +40,7 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import os
 import platform
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -47,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from . import rules as rules_module
-from .errors import ArgumentError
+from .errors import ArgumentError, TrainingDivergedError
 from .inspect import Recorder, activation_memory, alignment_report, load_records
 from .inspect import plots
 from .serialization import atomic_write
@@ -161,6 +162,15 @@ class Comparison:
         self.sweep = check_sweep(sweep[0], sweep[1], base.model) if sweep else None
         self.record_every, self.align_batches = record_every, align_batches
         self.progress, self.log = progress, log
+        self._splits = {}
+
+    def split(self, name):
+        """Dataset ``name``, loaded once for all the runs."""
+        from .data import load_dataset
+
+        if name not in self._splits:
+            self._splits[name] = load_dataset(name)
+        return self._splits[name]
 
     # -- the plan -----------------------------------------------------------------------
     def settings(self):
@@ -226,15 +236,10 @@ class Comparison:
     def validate(self):
         """Build every (sweep value, rule) pair's model and rule once, so a
         rule that cannot train the model fails before anything trains."""
-        from .data import load_dataset
-
-        splits = {}
         for value in self.values():
             for rule in self.rules:
                 cfg = self.config(value, rule, 0)
-                if cfg.data not in splits:
-                    splits[cfg.data] = load_dataset(cfg.data)
-                split = splits[cfg.data]
+                split = self.split(cfg.data)
                 model = build_model(cfg, split, np.random.default_rng(0))
                 try:
                     rules_module.make(rule, model, seed=0,
@@ -276,7 +281,8 @@ class Comparison:
             bar.update(cfg.epochs)
             return
         if (folder / "checkpoint.npz").exists():
-            run = Run.resume(folder, progress=False, log=lambda s: None)
+            run = Run.resume(folder, progress=False, log=lambda s: None,
+                             split=self.split(cfg.data))
             if asdict(run.cfg) != asdict(replace(cfg, hidden=tuple(cfg.hidden))):
                 diffs = _differences(json.loads(json.dumps(asdict(run.cfg))),
                                      json.loads(json.dumps(asdict(cfg))))
@@ -285,10 +291,19 @@ class Comparison:
             bar.update(run.epoch)
         else:
             run = Run(cfg, folder, progress=False, log=lambda s: None,
-                      recorder=Recorder(self.record_every))
+                      recorder=Recorder(self.record_every), split=self.split(cfg.data))
         while run.epoch < cfg.epochs:
             bar.set_postfix_str(f"{where}, epoch {run.epoch + 1}/{cfg.epochs}")
-            rec = run.run_epoch()
+            try:
+                rec = run.run_epoch()
+            except TrainingDivergedError as exc:
+                # the run ends here (its checkpoint holds the last finished epoch);
+                # the comparison goes on and reports it
+                self.log(f"{where}: diverged: {exc}")
+                bar.update(cfg.epochs - run.epoch + 1)
+                with atomic_write(folder / "final.json", "w") as f:
+                    json.dump({"diverged": {"epoch": exc.epoch, "message": str(exc)}}, f)
+                return
             run.write_outputs()
             bar.update(1)
             acc = rec["test_accuracy"]
@@ -331,48 +346,60 @@ class Comparison:
 
     # -- results ------------------------------------------------------------------------
     def collect(self):
-        """``results.json``'s content from the run folders."""
+        """``results.json``'s content from the run folders. A run that
+        diverged counts in ``diverged`` (its seed's accuracy is None) and
+        adds nothing to the means of the others."""
         rows = []
         for value in self.values():
             for rule in self.rules:
-                metrics, records, finals = [], [], []
+                metrics, records, finals, diverged = [], [], [], []
                 for seed in range(self.seeds):
                     folder = self.folder(value, rule, seed)
-                    lines = load_records(folder / "metrics.jsonl")
+                    path = folder / "metrics.jsonl"
+                    lines = load_records(path) if path.exists() else []
+                    final = json.loads((folder / "final.json").read_text())
                     metrics.append([r for r in lines if r.get("kind", "epoch") == "epoch"])
                     records.append([r for r in lines if r.get("kind") == "inspect"])
-                    finals.append(json.loads((folder / "final.json").read_text()))
+                    if "diverged" in final:
+                        diverged.append({"seed": seed, **final["diverged"]})
+                    else:
+                        finals.append(final)
                 cfg = self.config(value, rule, 0)
-                last = [m[-1] for m in metrics]
-                acc = [None if r["test_accuracy"] is None else 100 * r["test_accuracy"]
-                       for r in last]
-                rows.append({
-                    "sweep_value": value, "rule": rule, "lr": cfg.lr,
-                    "seeds": list(range(self.seeds)),
-                    "test_accuracy": {**_mean_std(acc), "values": acc},
-                    "test_loss": _mean_std([r["test_loss"] for r in last]),
-                    "seconds_per_epoch": _mean_std([float(np.mean([r["seconds"] for r in m]))
-                                                    for m in metrics]),
-                    "memory_peak_bytes": max(f["memory"]["peak"] for f in finals),
-                    "memory_per_layer": finals[0]["memory"]["per_layer"],
-                    "update_angle": {k: _mean_std([f["update"][k]["angle"] for f in finals])
-                                     for k in finals[0]["update"]},
-                    "update_norm_ratio": {k: _mean_std([f["update"][k]["norm_ratio"]
-                                                        for f in finals])
-                                          for k in finals[0]["update"]},
-                    "signal_angle": {k: _mean_std([f["signal"][k]["angle"] for f in finals
-                                                   if k in f["signal"]])
-                                     for k in finals[0]["signal"]},
-                    "weight_alignment": {k: _mean_std([f["weight"][k] for f in finals
-                                                       if k in f["weight"]])
-                                         for k in finals[0]["weight"]},
-                    "curves": metrics, "records": records})
+                gone = {d["seed"] for d in diverged}
+                acc = [None if s in gone or m[-1]["test_accuracy"] is None
+                       else 100 * m[-1]["test_accuracy"] for s, m in enumerate(metrics)]
+                done = [m for s, m in enumerate(metrics) if s not in gone]
+                row = {"sweep_value": value, "rule": rule, "lr": cfg.lr,
+                       "seeds": list(range(self.seeds)), "diverged": diverged,
+                       "test_accuracy": {**_mean_std(acc), "values": acc},
+                       "test_loss": _mean_std([m[-1]["test_loss"] for m in done]),
+                       "seconds_per_epoch": _mean_std([float(np.mean([r["seconds"] for r in m]))
+                                                       for m in metrics if m]),
+                       "memory_peak_bytes": None, "memory_per_layer": {},
+                       "update_angle": {}, "update_norm_ratio": {}, "signal_angle": {},
+                       "weight_alignment": {}, "curves": metrics, "records": records}
+                if finals:
+                    first = finals[0]
+                    row.update({
+                        "memory_peak_bytes": max(f["memory"]["peak"] for f in finals),
+                        "memory_per_layer": first["memory"]["per_layer"],
+                        "update_angle": {k: _mean_std([f["update"][k]["angle"] for f in finals])
+                                         for k in first["update"]},
+                        "update_norm_ratio": {k: _mean_std([f["update"][k]["norm_ratio"]
+                                                            for f in finals])
+                                              for k in first["update"]},
+                        "signal_angle": {k: _mean_std([f["signal"][k]["angle"] for f in finals
+                                                       if k in f["signal"]])
+                                         for k in first["signal"]},
+                        "weight_alignment": {k: _mean_std([f["weight"][k] for f in finals
+                                                           if k in f["weight"]])
+                                             for k in first["weight"]}})
+                rows.append(row)
         return {"settings": self.settings(), "rules": self.rules, "seeds": self.seeds,
                 "sweep": ({"parameter": self.sweep[0], "values": self.sweep[1]}
                           if self.sweep else None),
-                "machine": f"{platform.processor() or platform.machine()}, "
-                           f"{platform.system()}",
-                "date": datetime.date.today().isoformat(), "results": rows}
+                "machine": _machine(), "date": datetime.date.today().isoformat(),
+                "results": rows}
 
     def write(self, results):
         """results.json (without the per-step records, which stay in the run
@@ -421,6 +448,20 @@ class Comparison:
                                       ylabel="mean update angle of the hidden layers (°)",
                                       log_x=log_x)
         return [f for f in files if f.suffix == ".png"]
+
+
+def _machine():
+    """The CPU's name and count (from /proc/cpuinfo where there is one)."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} logical CPUs, {platform.system()}"
 
 
 def _differences(old, new, prefix=""):
@@ -477,20 +518,33 @@ def results_markdown(results, plot_files=()):
             continue
         if value is not None:
             lines += [f"## {results['sweep']['parameter']} = {value}", ""]
-        layers = list(rows[0]["update_angle"])
+        layers = next((list(r["update_angle"]) for r in rows if r["update_angle"]), [])
         weights = [k for k in layers if k.endswith("weight")] or layers
         lines.append("| rule | lr | test accuracy (%) | s/epoch | peak activations (KiB) | "
                      "update angle (°) " + " / ".join(w.rsplit(".", 1)[0] for w in weights)
                      + " |")
         lines.append("| --- | --- | --- | --- | --- | --- |")
+        notes = []
         for r in rows:
             angles = " / ".join(f"{r['update_angle'][w]['mean']:.1f}"
                                 if r["update_angle"].get(w, {}).get("mean") is not None
                                 else "—" for w in weights)
-            lines.append(f"| {r['rule']} | {r['lr']:g} | {_pm(r['test_accuracy'])} | "
-                         f"{r['seconds_per_epoch']['mean']:.2f} | "
-                         f"{r['memory_peak_bytes'] / 1024:.1f} | {angles} |")
+            acc = _pm(r["test_accuracy"])
+            if r["diverged"]:
+                acc += f" ({len(r['diverged'])} of {len(r['seeds'])} diverged)" \
+                    if r["test_accuracy"]["mean"] is not None else " (diverged)"
+                notes += [f"* {r['rule']}, seed {d['seed']}: {d['message']}"
+                          for d in r["diverged"]]
+            sec = r["seconds_per_epoch"]["mean"]
+            mem = r["memory_peak_bytes"]
+            lines.append(f"| {r['rule']} | {r['lr']:g} | {acc} | "
+                         + (f"{sec:.2f}" if sec is not None else "—") + " | "
+                         + (f"{mem / 1024:.1f}" if mem is not None else "—")
+                         + f" | {angles} |")
         lines.append("")
+        if notes:
+            lines += ["Diverged (the loss became NaN or infinite; accuracy over the other "
+                      "seeds):", ""] + notes + [""]
     if plot_files:
         lines += ["Plots:", ""] + [f"![{p.stem}]({p.as_posix()})" for p in plot_files] + [""]
     return "\n".join(lines)

@@ -61,3 +61,12 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
 
 class DataError(MinigradError, ValueError):
     """A dataset file that is missing, corrupted, truncated or fails its checksum."""
+
+
+class TrainingDivergedError(ArgumentError):
+    """The training loss became NaN or infinite (the learning rate is too
+    large for the rule); ``epoch`` and ``value`` say when and what."""
+
+    def __init__(self, message, epoch=None, value=None):
+        super().__init__(message)
+        self.epoch, self.value = epoch, value

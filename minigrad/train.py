@@ -31,7 +31,7 @@ from . import nn, ops
 from . import rules as rules_module
 from .autodiff import no_grad
 from .data import DataLoader, load_dataset
-from .errors import ArgumentError
+from .errors import ArgumentError, TrainingDivergedError
 from .nn.module import StateDictError
 from .optim import CosineAnnealingLR, StepLR, make_optimizer
 from .serialization import atomic_write, load, save
@@ -167,7 +167,10 @@ def evaluate(model, loader, loss, task, predict=None):
 class Run:
     """One training run: call :meth:`run_epochs` to train."""
 
-    def __init__(self, cfg: TrainConfig, out=None, progress=True, log=print, recorder=None):
+    def __init__(self, cfg: TrainConfig, out=None, progress=True, log=print, recorder=None,
+                 split=None):
+        """``split``: the dataset ``cfg.data`` already loaded (a
+        :class:`~minigrad.data.Split`), to save loading it again."""
         self.cfg = cfg.check()
         #: a minigrad.inspect.Recorder, or None (then nothing is recorded)
         self.recorder = recorder
@@ -175,7 +178,10 @@ class Run:
         self.progress, self.log = progress, log
         _backend.manual_seed(cfg.seed)
         _backend.set_default_dtype(cfg.dtype)
-        self.split = load_dataset(cfg.data)
+        if split is not None and split.name != cfg.data:
+            raise ArgumentError(f"Run: the split given is {split.name!r}, the configuration "
+                                f"asks for {cfg.data!r}")
+        self.split = split if split is not None else load_dataset(cfg.data)
         train = self.split.train
         if cfg.train_subset:
             train = train.subset(cfg.train_subset)
@@ -227,8 +233,9 @@ class Run:
         for x, y in bar:
             out, value = self.step(x, y)
             if not np.isfinite(value):
-                raise ArgumentError(f"the loss became {value} at epoch {self.epoch}; lower "
-                                    f"the learning rate (now {self.cfg.lr})")
+                raise TrainingDivergedError(f"the loss became {value} at epoch {self.epoch}; "
+                                            f"lower the learning rate (now {self.cfg.lr})",
+                                            self.epoch, value)
             total += value * len(y)
             count += len(y)
             if self.split.task == "classification" and out is not None:
@@ -297,7 +304,7 @@ class Run:
                 "recorder": self.recorder.state_dict() if self.recorder is not None else None}
 
     @classmethod
-    def resume(cls, path, epochs=None, out=None, progress=True, log=print):
+    def resume(cls, path, epochs=None, out=None, progress=True, log=print, split=None):
         """Continue the run saved at ``path`` (a checkpoint file or the
         folder holding ``checkpoint.npz``). It goes on exactly as if it had
         not stopped; ``epochs`` extends it (with a schedule, the schedule is
@@ -311,7 +318,7 @@ class Run:
         cfg = TrainConfig.from_dict(state["config"])
         if epochs is not None:
             cfg.epochs = epochs
-        run = cls(cfg, out if out is not None else path.parent, progress, log)
+        run = cls(cfg, out if out is not None else path.parent, progress, log, split=split)
         try:
             run.model.load_state_dict(state["model"])
         except StateDictError as exc:

@@ -158,3 +158,16 @@ def test_learning_rates_per_rule():
     with pytest.raises(ArgumentError, match="not among the rules"):
         _quiet("unused", ["bp"], rule_lr={"fa": 0.1})
     assert cmp.config(None, "bp", 1).seed == 1
+
+
+def test_a_rule_that_diverges_is_reported_and_the_others_go_on(tmp_path):
+    out = tmp_path / "d"
+    res = _quiet(out, ["fa", "bp"], rule_lr={"fa": 1e30}, train={"epochs": 1}).run()
+    fa, bp = res["results"]
+    assert fa["test_accuracy"]["mean"] is None and fa["diverged"][0]["epoch"] == 1
+    assert "loss became" in fa["diverged"][0]["message"]
+    assert bp["test_accuracy"]["mean"] > 20 and not bp["diverged"]      # chance: 10
+    md = (out / "results.md").read_text()
+    assert "| fa | 1e+30 | — (diverged) |" in md and "fa, seed 0: the loss became" in md
+    # resuming does not retry it
+    assert _quiet(out, ["fa", "bp"], rule_lr={"fa": 1e30}, train={"epochs": 1}).run() == res

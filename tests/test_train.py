@@ -101,6 +101,9 @@ def test_regression_data_trains_with_mse(tmp_path):
     (["--lr", "inf"], "--lr: must be finite"),
     (["--epochs", "1.5"], "'1.5' is not an integer"),
     (["--dropout", "1.0"], "--dropout: must be in [0, 1)"),
+    (["--record", "update,angles"], "unknown measure(s) angles"),
+    (["--record-every", "0"], "--record-every: must be positive"),
+    (["--resume", "somewhere", "--record-every", "5"], "only --epochs and --out"),
 ])
 def test_bad_command_lines_exit_with_code_2(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
@@ -205,3 +208,26 @@ def test_run_outputs_are_readable_by_others(tmp_path):
         os.umask(old)
     for name in ("checkpoint.npz", "metrics.jsonl", "curves.png"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+
+
+def test_a_preloaded_split_is_used_and_must_be_the_configured_one(tmp_path):
+    from minigrad.data import load_dataset
+    from minigrad.errors import ArgumentError
+
+    digits = load_dataset("digits")
+    run = Run(TrainConfig(data="digits", epochs=1, hidden=(8,)), None, progress=False,
+              split=digits)
+    assert run.split is digits
+    with pytest.raises(ArgumentError, match="split given is 'digits'.*asks for 'xor'"):
+        Run(TrainConfig(data="xor", epochs=1), None, progress=False, split=digits)
+
+
+def test_train_records_alignment_from_the_command_line(tmp_path, capsys):
+    from minigrad.inspect import load_records
+
+    out = tmp_path / "r"
+    assert cli.main(["train", "--epochs", "1", "--rule", "fa", "--record-every", "10", "--record",
+                 "update,weight", "--out", str(out), "--no-progress"]) == 0
+    recs = load_records(out / "metrics.jsonl", kind="inspect")
+    assert [r["step"] for r in recs] == [0, 10, 20, 30, 40]
+    assert set(recs[0]) == {"kind", "step", "epoch", "loss", "update", "weight"}

@@ -78,10 +78,20 @@ def _series(runs, get):
             np.array([np.std(v) for v in vals]))
 
 
-def _line(ax, x, mean, std, label):
-    (line,) = ax.plot(x, mean, "-", label=label, lw=1.5)
+def _style(i, n):
+    """Colour and line style of the i-th of n lines: tab10 colours, then
+    dashed and dotted repeats, so that up to 30 rules stay apart."""
+    from matplotlib import colormaps
+
+    return {"color": colormaps["tab10"](i % 10), "ls": ("-", "--", ":")[(i // 10) % 3]}
+
+
+def _line(ax, x, mean, std, label, style=None):
+    style = style or {}
+    marker = "o" if len(x) <= 12 else None
+    (line,) = ax.plot(x, mean, label=label, lw=1.5, marker=marker, ms=3, **style)
     if len(x) and np.any(std > 0):
-        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0)
+        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.15, lw=0)
 
 
 def _alignment_plot(records_by_rule, path, section, ylabel, title, keep=lambda k: True,
@@ -97,20 +107,20 @@ def _alignment_plot(records_by_rule, path, section, ylabel, title, keep=lambda k
         return []
     fig, axes = _figure(len(panels))
     for ax, key in zip(axes, panels):
-        for label, runs in records_by_rule.items():
+        for i, (label, runs) in enumerate(records_by_rule.items()):
             def get(r, key=key):
                 v = r.get(section, {}).get(key)
                 return v["angle"] if isinstance(v, dict) else v
             x, mean, std = _series(_runs(runs), get)
             if len(x):
-                _line(ax, x, mean, std, label)
+                _line(ax, x, mean, std, label, _style(i, len(records_by_rule)))
         if chance:
             ax.axhline(90, color="gray", lw=0.6, ls="--")
         ax.set_title(key)
         ax.set_xlabel("step")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=7, ncol=2 if len(records_by_rule) > 8 else 1)
     fig.suptitle(title)
     fig.tight_layout()
     return save_figure(fig, path)
@@ -139,21 +149,22 @@ def plot_curves(metrics_by_rule, path):
     """Test accuracy (or loss, for regression) and test loss against epoch;
     ``metrics_by_rule`` = ``{label: per-epoch records or [those of each seed]}``."""
     fig, (ax_acc, ax_loss) = _figure(2, 5.0, 3.6)
-    for label, runs in metrics_by_rule.items():
+    for i, (label, runs) in enumerate(metrics_by_rule.items()):
+        style = _style(i, len(metrics_by_rule))
         runs = [[dict(r, step=r["epoch"]) for r in run if r.get("kind", "epoch") == "epoch"]
                 for run in _runs(runs)]
         x, mean, std = _series(runs, lambda r: None if r.get("test_accuracy") is None
                                else 100 * r["test_accuracy"])
         if len(x):
-            _line(ax_acc, x, mean, std, label)
+            _line(ax_acc, x, mean, std, label, style)
         x, mean, std = _series(runs, lambda r: r.get("test_loss"))
-        _line(ax_loss, x, mean, std, label)
+        _line(ax_loss, x, mean, std, label, style)
     ax_acc.set_ylabel("test accuracy (%)")
     ax_loss.set_ylabel("test loss")
     for ax in (ax_acc, ax_loss):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    ax_acc.legend(fontsize=8)
+    ax_acc.legend(fontsize=7, ncol=2 if len(metrics_by_rule) > 8 else 1)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -164,14 +175,15 @@ def plot_estimator_sweep(sweeps, path, field="mean_angle"):
     (:func:`~minigrad.inspect.estimator_sweep`, its ``"all"`` entry per K)
     or ``{label: {K: {field: value}}}``."""
     fig, (ax,) = _figure(1, 5.5, 4.0)
-    for label, by_k in sweeps.items():
+    for i, (label, by_k) in enumerate(sweeps.items()):
         ks = sorted(by_k, key=float)
         vals = []
         for k in ks:
             s = by_k[k]
             s = s.get("all", s) if isinstance(s, dict) else s
             vals.append(s[field] if isinstance(s, dict) else getattr(s, field))
-        ax.plot([float(k) for k in ks], vals, "o-", label=label)
+        ax.plot([float(k) for k in ks], vals, marker="o", label=label,
+                **_style(i, len(sweeps)))
     ax.set_xscale("log", base=2)
     ax.axhline(90, color="gray", lw=0.6, ls="--")
     ax.set_xlabel("samples per update K")
@@ -186,12 +198,13 @@ def plot_sweep(results_by_rule, parameter, path, ylabel="test accuracy (%)", log
     """A final number against a swept model parameter, one line per rule:
     ``results_by_rule`` = ``{label: [(value, mean, std), ...]}``."""
     fig, (ax,) = _figure(1, 5.5, 4.0)
-    for label, rows in results_by_rule.items():
+    for i, (label, rows) in enumerate(results_by_rule.items()):
         rows = sorted(rows)
         x = np.array([r[0] for r in rows], dtype=float)
         mean = np.array([r[1] for r in rows], dtype=float)
         std = np.array([r[2] for r in rows], dtype=float)
-        ax.errorbar(x, mean, yerr=std, fmt="o-", capsize=3, label=label)
+        ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=label,
+                    **_style(i, len(results_by_rule)))
     if log_x:
         ax.set_xscale("log", base=2)
     ax.set_xlabel(parameter)
