@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 
 import numpy as np
 
 import minigrad as mg
+from minigrad.backend import describe_machine
 
 SIZES = (784, 1000, 1000, 10)
 BATCH = 128
@@ -193,16 +193,7 @@ def ratio(times, a, b):
 
 
 def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+    return describe_machine()
 
 
 def main(argv=None):

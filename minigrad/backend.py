@@ -14,6 +14,9 @@ array code runs on the CPU (NumPy) and on an NVIDIA GPU (CuPy).
 """
 from __future__ import annotations
 
+import os
+import platform
+
 import numpy as np
 
 from .errors import ArgumentError, BackendError, DTypeError
@@ -50,6 +53,21 @@ def _import_cupy():
         return None
     _cupy = cupy
     return cupy
+
+
+def describe_machine():
+    """"CPU name, N logical CPUs, OS release" (from /proc/cpuinfo where
+    there is one): what benchmark and comparison reports say they ran on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
 
 
 def cupy_available() -> bool:

@@ -40,14 +40,13 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import os
-import platform
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import rules as rules_module
+from .backend import describe_machine
 from .errors import ArgumentError, TrainingDivergedError
 from .inspect import Recorder, activation_memory, alignment_report, load_records
 from .inspect import plots
@@ -398,7 +397,7 @@ class Comparison:
         return {"settings": self.settings(), "rules": self.rules, "seeds": self.seeds,
                 "sweep": ({"parameter": self.sweep[0], "values": self.sweep[1]}
                           if self.sweep else None),
-                "machine": _machine(), "date": datetime.date.today().isoformat(),
+                "machine": describe_machine(), "date": datetime.date.today().isoformat(),
                 "results": rows}
 
     def write(self, results):
@@ -448,20 +447,6 @@ class Comparison:
                                       ylabel="mean update angle of the hidden layers (°)",
                                       log_x=log_x)
         return [f for f in files if f.suffix == ".png"]
-
-
-def _machine():
-    """The CPU's name and count (from /proc/cpuinfo where there is one)."""
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} logical CPUs, {platform.system()}"
 
 
 def _differences(old, new, prefix=""):

@@ -110,7 +110,8 @@ from ..autodiff import no_grad
 from ..backend import get_array_module
 from ..errors import ArgumentError
 from ..tensor import Tensor
-from .base import Rule, chain_blocks, register, target_array
+from .base import (Rule, chain_blocks, hold_arrays, register, release_arrays,
+                   target_array)
 
 _SCOPE = ("predictive_coding trains a chain of Linear layers, each followed by at most one "
           "activation (ReLU, Tanh, Sigmoid, Identity), with an optional Flatten first")
@@ -274,6 +275,11 @@ class PredictiveCoding(Rule):
             mu, d = self.prediction(i, feedforward[-1], xp)
             feedforward.append(mu)
             derivs.append(d)
+        names = [name for name, _, _ in self.chain]
+        if fixed:                     # layer i keeps x̄ᵢ, its prediction μ̄ᵢ₊₁ and σ′(z̄) to the end
+            for i in range(L):
+                hold_arrays((self, "feedforward", i),
+                            [feedforward[i], feedforward[i + 1], derivs[i]], names[i])
         out = feedforward[-1]
         t = self.targets(y, out, xp)
         self.last_output = Tensor(out)
@@ -289,6 +295,9 @@ class PredictiveCoding(Rule):
                 mus, ds = zip(*(self.prediction(i, values[i], xp) for i in range(L)))
             errors = [values[i + 1] - mus[i] for i in range(L - 1)]     # εₗ = xₗ − μₗ
             errors.append(self.output_error(mus[-1], t, xp))            # ε_L = −β ∂ℓ/∂μ_L
+            for i in range(L):        # this step's value nodes, errors and derivatives
+                release_arrays((self, "inference", i))
+                hold_arrays((self, "inference", i), [values[i], errors[i], ds[i]], names[i])
             energies.append(self.energy(errors, mus[-1], t, xp))
             if step == T:
                 break
@@ -311,4 +320,7 @@ class PredictiveCoding(Rule):
             if layer.bias is not None:
                 ups[prefix + "bias"] = signal.sum(axis=0).astype(dtype)
         self.last_values, self.last_energies = values, energies
+        for i in range(L):
+            release_arrays((self, "feedforward", i))
+            release_arrays((self, "inference", i))
         return self.in_parameter_order(ups)

@@ -18,7 +18,8 @@ from tests.rules.conftest import convnet, mlp
 
 N = 6
 F = 8                    # bytes per float64 (and per int64 index)
-RULES = [("bp", {}), ("mono_forward", {}), ("local_ce", {}), ("ff", {}), ("pepita", {})]
+RULES = [("bp", {}), ("mono_forward", {}), ("local_ce", {}), ("ff", {}), ("pepita", {}),
+         ("predictive_coding", {}), ("predictive_coding", {"fixed_prediction": True})]
 
 
 @pytest.fixture(autouse=True)
@@ -210,6 +211,28 @@ def test_pepita_reports_the_activities_it_keeps_between_its_passes():
     report = activation_memory(rules.make("pepita", dropout), x, y)
     assert report.peak == N * (5 + 7 + 6) * F + N * (7 + 6) * F          # + the masks
     assert report.left == 0
+
+
+def test_predictive_coding_reports_its_value_nodes_errors_and_derivatives():
+    """mlp([5, 7, 6, 3]): during inference layer l keeps its presynaptic
+    value node xₗ₋₁ (x itself for the first), its error εₗ and σ′(zₗ) (N
+    rows of its width each). With the fixed-prediction assumption it also
+    keeps x̄ₗ₋₁, μ̄ₗ and σ′(z̄ₗ) of the feedforward pass to the end; each
+    buffer counts once, for the first layer that keeps it: μ̄ₗ is x̄ₗ (layer
+    l's, so not again for layer l+1), σ′(z̄ₗ) is the derivative the inference
+    uses, and the clamped x is x̄₀. After the first inference step the value
+    nodes are new arrays."""
+    x, y = _batch((5,))
+    report = activation_memory(rules.make("predictive_coding", mlp()), x, y)
+    assert report.per_layer == {"1": N * (5 + 7 + 7) * F, "3": N * (7 + 6 + 6) * F,
+                                "5": N * (6 + 3 + 3) * F}
+    assert report.left == 0
+    fixed = activation_memory(rules.make("predictive_coding", mlp(), fixed_prediction=True),
+                              x, y)
+    assert fixed.per_layer == {"1": N * (5 + 7 + 7 + 7) * F,       # x, μ̄₁, σ′(z̄₁), ε₁
+                               "3": N * (6 + 6 + 7 + 6) * F,       # μ̄₂, σ′(z̄₂), x₁, ε₂
+                               "5": N * (3 + 3 + 6 + 3) * F}       # μ̄₃, σ′(z̄₃), x₂, ε₃
+    assert fixed.left == 0
 
 
 def test_fa_keeps_what_backprop_keeps_its_feedback_matrices_excluded():
