@@ -215,8 +215,10 @@ def main(argv=None):
                       + ", ".join(f"{w}: {by_w[str(w)]['single_angle']:5.1f}°"
                                   for w in WIDTHS), flush=True)
         save()
-        plot(results, os.path.join(HERE, "estimators_angle_vs_k.png"),
-             os.path.join(HERE, "estimators_angle_vs_width.png"))
+        # a --quick smoke run must not overwrite the recorded plots
+        where = os.path.dirname(os.path.abspath(args.out)) if args.quick else HERE
+        plot(results, os.path.join(where, "estimators_angle_vs_k.png"),
+             os.path.join(where, "estimators_angle_vs_width.png"))
     mg.set_default_dtype(np.float32)
     if "timing" in parts:
         bp_time = time_per_update("bp", 5 if args.quick else 20)
