@@ -313,7 +313,7 @@ def add_train_arguments(p):
                         "statistics to metrics.jsonl (minigrad.inspect.Recorder)")
     p.add_argument("--record", type=_measures, metavar="M1,M2",
                    help="what --record-every logs: any of update,signal,weight,"
-                        "representation (default: all)")
+                        "representation,memory (default: all)")
 
 
 def run_train(args, parser):

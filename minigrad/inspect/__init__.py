@@ -20,12 +20,12 @@ from .alignment import (alignment_report, angle, backprop_reference, compare_sig
                         compare_updates, signal_alignment, update_alignment,
                         weight_alignment)
 from .estimators import EstimatorStats, estimator_statistics, estimator_sweep
-from .memory import ActivationMemory, activation_memory
+from .memory import ActivationMemory, activation_memory, memory_during
 from .recorder import MEASURES, Recorder, load_records
 from .representation import representation_statistics
 
 __all__ = ["angle", "update_alignment", "signal_alignment", "weight_alignment",
            "alignment_report", "backprop_reference", "compare_updates", "compare_signals",
-           "activation_memory", "ActivationMemory", "EstimatorStats", "estimator_statistics",
+           "activation_memory", "memory_during", "ActivationMemory", "EstimatorStats", "estimator_statistics",
            "estimator_sweep", "representation_statistics", "Recorder", "load_records",
            "MEASURES"]

@@ -150,18 +150,26 @@ def activation_memory(rule, x, y):
     random draws, running statistics), as :func:`update_alignment` is.
     What is counted and how it is attributed: see the module docstring.
     """
+    return memory_during(rule, lambda: rule.updates(x, y))[1]
+
+
+def memory_during(rule, call):
+    """``(call(), ActivationMemory)``: run ``call`` (one update or one step
+    of ``rule``: ``lambda: rule.step(x, y, optimizer)``) under the memory
+    tracker, with the scopes of ``rule``'s blocks; what it returns, and
+    what it kept."""
     # what exists anyway: parameters, buffers, the rule's state (feedback matrices)
     exclude = _state_arrays([rule.model.state_dict(), rule.state_dict()], [])
     pairs, layers = block_scopes(rule)
     with track_saved_memory(exclude=exclude) as mem, scoped_modules(mem, pairs):
         mem.scope = layers[0] if layers else None
-        rule.updates(x, y)
+        result = call()
 
     def by_layer(counts):
         out = {name: counts.get(name, 0) for name in layers}
         out.update((k, v) for k, v in counts.items() if k not in out)   # "rule.<name>"
         return out
 
-    return ActivationMemory(peak=mem.peak, per_layer=by_layer(mem.peak_by_scope),
-                            layer_peaks=by_layer(mem.max_by_scope), total=mem.total,
-                            left=mem.current)
+    return result, ActivationMemory(peak=mem.peak, per_layer=by_layer(mem.peak_by_scope),
+                                    layer_peaks=by_layer(mem.max_by_scope), total=mem.total,
+                                    left=mem.current)

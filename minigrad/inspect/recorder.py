@@ -20,7 +20,9 @@ A record (``"kind": "inspect"``) holds, for the step it was taken at:
   distribution over the batch's examples);
 * ``"weight"`` -- the rule's weight alignment after the step;
 * ``"representation"`` -- :func:`~minigrad.inspect.representation_statistics`
-  of the model on the batch, before the step.
+  of the model on the batch, before the step;
+* ``"memory"`` -- the activation memory of the step itself (peak bytes and
+  the blocks they belong to; :func:`~minigrad.inspect.memory_during`).
 
 Cost: on a recorded step, one extra backprop pass for the reference (with
 the model's buffers put back) and one forward and backward pass for the
@@ -37,11 +39,12 @@ from pathlib import Path
 from ..errors import ArgumentError, DataError
 from ..serialization import atomic_write
 from .alignment import backprop_reference, compare_signals, compare_updates, weight_alignment
+from .memory import memory_during
 from .representation import representation_statistics
 
 __all__ = ["Recorder", "load_records", "MEASURES"]
 
-MEASURES = ("update", "signal", "weight", "representation")
+MEASURES = ("update", "signal", "weight", "representation", "memory")
 
 
 class Recorder:
@@ -81,7 +84,11 @@ class Recorder:
         grads = deltas = None
         if "update" in self.measures or "signal" in self.measures:
             grads, deltas = backprop_reference(rule.model, x, y, rule.loss_name)
-        stats = rule.step(x, y, optimizer)
+        if "memory" in self.measures:
+            stats, mem = memory_during(rule, lambda: rule.step(x, y, optimizer))
+            record["memory"] = {"peak": mem.peak, "per_layer": dict(mem.per_layer)}
+        else:
+            stats = rule.step(x, y, optimizer)
         record["loss"] = stats["loss"]
         if "update" in self.measures:
             model_params = {name for name, _ in rule.model.named_parameters()}

@@ -40,7 +40,7 @@ def test_records_every_nth_step_and_what_the_step_applied(rng):
     assert [r["step"] for r in rec.records] == [0, 3, 6]
     for r, e in zip(rec.records, expected):
         assert r["kind"] == "inspect" and r["epoch"] == 1
-        assert set(r) >= {"update", "signal", "weight", "representation", "loss"}
+        assert set(r) >= {"update", "signal", "weight", "representation", "memory", "loss"}
         for k in e:
             assert r["update"][k]["angle"] == pytest.approx(e[k]["angle"], abs=1e-9)
         assert r["update"]["5.weight"]["angle"] < 1e-6          # fa's last layer is exact
@@ -108,3 +108,17 @@ def test_no_recorder_no_records(tmp_path):
     Run(cfg, tmp_path, progress=False, log=lambda s: None).run_epochs()
     lines = load_records(tmp_path / "metrics.jsonl")
     assert [r["kind"] for r in lines] == ["epoch"]
+
+
+def test_the_memory_of_a_recorded_step_is_what_activation_memory_counts(rng):
+    from minigrad.inspect import activation_memory
+
+    model, rule, opt, batches = _setup(rng, "bp")
+    twin = nn.mlp([6, 8, 8, 3], "tanh", generator=np.random.default_rng(0))
+    x, y = batches[0]
+    expected = activation_memory(rules.make("bp", twin), x, y)
+    rec = Recorder(every=1, measures=("memory",))
+    rec.step(rule, opt, x, y)
+    assert rec.records[0]["memory"] == {"peak": expected.peak,
+                                        "per_layer": dict(expected.per_layer)}
+    assert expected.peak > 0
