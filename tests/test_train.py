@@ -140,14 +140,22 @@ def test_console_script_entry_point(tmp_path):
     ("fa", []), ("dfa", []), ("usf", []), ("brsf", []), ("frsf", []),
     ("kp", ["--rule-opt", "weight_decay=0.01"]), ("pfa", ["--rule-opt", "expand_ratio=2"]),
     ("shallow", []), ("delta", ["--model", "linear"]), ("perceptron", ["--model", "linear"]),
-    ("ff", []), ("pepita", ["--rule-opt", "f_scale=0.05"]),
+    ("ff", []), ("pepita", ["--rule-opt", "f_scale=0.05"]), ("mono_forward", []),
+    ("local_ce", []), ("activity_forward_gradient", []), ("node_perturbation", []),
+    ("predictive_coding", []), ("binary_connect", []), ("straight_through", []),
+    ("forward_gradient", []), ("spsa", []),
 ])
 def test_every_rule_trains_from_the_command_line(rule, extra, tmp_path, capsys):
+    """Two epochs on digits with the CLI's defaults. Weight perturbation
+    (forward_gradient, spsa) carries ~1/√n of the gradient per step on the
+    default MLP's 9.6k parameters, so its bar is well above chance (10 %)
+    rather than 50 %."""
     rc = cli.main(["train", "--rule", rule, "--epochs", "2", "--out", str(tmp_path),
                    "--no-progress"] + extra)
     assert rc == 0
     metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert metrics[-1]["test_accuracy"] > 0.5
+    bar = 0.2 if rule in ("forward_gradient", "spsa") else 0.5
+    assert metrics[-1]["test_accuracy"] > bar
     assert mg.load(tmp_path / "checkpoint.npz")["config"]["rule"] == rule
 
 
