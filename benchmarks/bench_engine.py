@@ -4,7 +4,8 @@
    784-1000-1000-10 with ReLU and cross-entropy, batch 128, float32:
    minigrad vs PyTorch (same number of threads) vs the same step written by
    hand in NumPy (the floor: the matmuls and elementwise work any
-   implementation must do).
+   implementation must do); also HIPS autograd and DeZero when installed
+   (``pip install autograd dezero``).
 2. Per-op overhead on tiny tensors: a chain of 200 additions on shape (4,),
    without graph, with graph, and with graph plus backward: minigrad vs PyTorch.
 
@@ -131,6 +132,75 @@ def torch_step_factory(x, y, ws, bs):
     return step
 
 
+def autograd_step_factory(x, y, ws, bs):
+    """HIPS autograd (``pip install autograd``): the loss as a function of
+    the parameter list, ``value_and_grad`` of it, then SGD."""
+    import autograd.numpy as anp
+    from autograd import value_and_grad
+
+    params = []
+    for w, b in zip(ws, bs):
+        params += [w.copy(), b.copy()]
+    rows = np.arange(len(y))
+
+    def loss_of(params):
+        h = x
+        for i in range(0, len(params), 2):
+            h = anp.dot(h, params[i].T) + params[i + 1]
+            if i < len(params) - 2:
+                h = anp.maximum(h, 0)
+        m = anp.max(h, axis=1, keepdims=True)
+        log_p = h - m - anp.log(anp.sum(anp.exp(h - m), axis=1, keepdims=True))
+        return -anp.mean(log_p[rows, y])
+
+    value_grad = value_and_grad(loss_of)
+
+    def step():
+        loss, grads = value_grad(params)
+        for p, g in zip(params, grads):
+            p -= LR * g
+        return float(loss)
+
+    return step
+
+
+def dezero_step_factory(x, y, ws, bs):
+    """DeZero (``pip install dezero``, the engine of "Deep Learning from
+    Scratch 3"), a PyTorch-like educational engine. Its 0.0.13 release names
+    ``np.int``, which NumPy 1.24 removed: the alias is put back for it. Its
+    weights are (in, out); its softmax cross-entropy gives a float64
+    gradient, so part of its backward runs in float64."""
+    if not hasattr(np, "int"):
+        np.int = int
+    from dezero import Variable
+    import dezero.functions as F
+
+    params = []
+    for w, b in zip(ws, bs):
+        params += [Variable(np.ascontiguousarray(w.T)), Variable(b.copy())]
+    xv = Variable(x)
+
+    def step():
+        h = xv
+        for i in range(0, len(params), 2):
+            h = F.linear(h, params[i], params[i + 1])
+            if i < len(params) - 2:
+                h = F.relu(h)
+        loss = F.softmax_cross_entropy(h, y)
+        for p in params:
+            p.cleargrad()
+        loss.backward()
+        for p in params:
+            p.data -= (LR * p.grad.data).astype(p.data.dtype)
+        return float(loss.data)
+
+    return step
+
+
+OTHERS = {"hips autograd": ("autograd", autograd_step_factory),
+          "dezero": ("dezero", dezero_step_factory)}
+
+
 # --------------------------------------------------------------------------
 # tiny-op overhead
 # --------------------------------------------------------------------------
@@ -213,6 +283,13 @@ def main(argv=None):
     steps = {"numpy floor": numpy_step_factory(x, y, ws, bs),
              "minigrad": minigrad_step_factory(x, y, ws, bs),
              "torch": torch_step_factory(x, y, ws, bs)}
+    import importlib.util
+
+    for label, (module, factory) in OTHERS.items():      # optional: pip install autograd dezero
+        if importlib.util.find_spec(module) is not None:
+            steps[label] = factory(x, y, ws, bs)
+        else:
+            print(f"({label} not installed: pip install {module})")
     losses = {k: [f() for _ in range(3)] for k, f in steps.items()}
     for k, v in losses.items():   # the three must compute the same thing
         assert np.allclose(v, losses["numpy floor"], rtol=1e-4), (k, v, losses)
@@ -227,6 +304,9 @@ def main(argv=None):
     print(f"   minigrad / torch       = {ratio(t, 'minigrad', 'torch'):.3f}   "
           "(target <= 1.10)")
     print(f"   torch / numpy floor    = {ratio(t, 'torch', 'numpy floor'):.3f}")
+    for label in OTHERS:
+        if label in t:
+            print(f"   {label} / minigrad = {ratio(t, label, 'minigrad'):.3f}")
 
     print("\n2. tiny-op overhead: 200 chained additions on shape (4,)")
     for label, fns in chain_factories().items():

@@ -49,12 +49,16 @@ class FeedbackLinear(Op):
     """y = x Wᵀ + b, whose backward sends ḡ B to x where backprop sends ḡ W.
 
     vjp: (ḡ B,  ḡᵀ x,  Σ ḡ)  -- only the first differs from Linear.
-    jvp: ẋ Wᵀ + x Ẇᵀ + ḃ  (the forward function is unchanged)."""
+    jvp: ẋ Wᵀ + x Ẇᵀ + ḃ  (the forward function is unchanged).
+    ``feedback`` is B (shaped like W), or a tuple of factors (B₁, B₂, ...)
+    whose product is B: ḡ B is then (ḡ B₁) B₂ ⋯, never forming B (product
+    feedback alignment's B R, cheaper when the batch is smaller than the
+    layer)."""
 
     name = "feedback_linear"
 
     def __init__(self, feedback):
-        self.feedback = feedback          # an array shaped like W
+        self.feedback = feedback          # an array shaped like W, or a tuple of factors
 
     def forward(self, x, w, b=None):
         y = x @ w.T
@@ -66,7 +70,12 @@ class FeedbackLinear(Op):
         x = self.inputs[0]
         needs = self.needs_input_grad
         g2 = reshape(g, (-1, g.shape[-1]))
-        grad_x = g @ Tensor(self.feedback) if needs[0] else None
+        grad_x = None
+        if needs[0]:
+            grad_x = g
+            for factor in (self.feedback if isinstance(self.feedback, tuple)
+                           else (self.feedback,)):
+                grad_x = grad_x @ Tensor(factor)
         grad_w = g2.mT @ reshape(x, (-1, x.shape[-1])) if needs[1] else None
         if len(needs) == 2:
             return grad_x, grad_w
@@ -171,12 +180,17 @@ class FeedbackRule(Rule):
         """The matrix the layer sends its error through on this step."""
         return self.feedback[name]
 
+    def linear_feedback(self, name, layer):
+        """What a Linear layer's backward multiplies its error by: the
+        feedback matrix, or a tuple of factors whose product it is."""
+        return self.current_feedback(name, layer)
+
     def layer_function(self, name, layer):
         if name not in self.feedback:
             return None
         if isinstance(layer, nn.Linear):
             return lambda x: feedback_linear(x, layer.weight, layer.bias,
-                                             self.current_feedback(name, layer))
+                                             self.linear_feedback(name, layer))
         return lambda x: feedback_conv2d(x, layer, self.current_feedback(name, layer))
 
     def weight_alignment(self):
