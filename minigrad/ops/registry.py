@@ -811,6 +811,7 @@ def _build():  # noqa: C901 - a long table, read from top to bottom
              lambda x, w, b=None, **kw: _F().conv_transpose2d(x, w, b, **kw), family="conv")
     register("max_pool2d", C.max_pool2d,
              lambda r: [Sample((_distinct(r, (2, 2, 4, 4)), 2), {}, "2x2"),
+                        Sample((_distinct(r, (1, 2, 4, 6)), (2, 3)), {}, "2x3 windows tiling"),
                         Sample((_distinct(r, (1, 2, 5, 5)), 3),
                                {"stride": 2, "padding": 1}, "3x3, stride 2, padding"),
                         Sample((_distinct(r, (1, 1, 6, 6)), 2),
@@ -819,6 +820,7 @@ def _build():  # noqa: C901 - a long table, read from top to bottom
              lambda x, k, **kw: _F().max_pool2d(x, k, **kw), family="conv")
     register("avg_pool2d", C.avg_pool2d,
              lambda r: [Sample((_u(r, (2, 2, 4, 4)), 2), {}, "2x2"),
+                        Sample((_u(r, (1, 2, 4, 6)), (2, 3)), {}, "2x3 windows tiling"),
                         Sample((_u(r, (1, 2, 5, 5)), 3), {"stride": 2, "padding": 1},
                                "padding counted"),
                         Sample((_u(r, (1, 2, 5, 5)), 3),

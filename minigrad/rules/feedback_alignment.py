@@ -238,8 +238,8 @@ class UniformSignSymmetry(_SignSymmetry):
     def current_feedback(self, name, layer):
         shape = layer.weight.shape
         receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
-        scale = np.sqrt(2.0 / ((shape[0] + shape[1]) * receptive))
-        return (self.sign(layer) * scale).astype(layer.weight.data.dtype)
+        scale = layer.weight.data.dtype.type(np.sqrt(2.0 / ((shape[0] + shape[1]) * receptive)))
+        return self.sign(layer) * scale           # in W's dtype: no float64 detour
 
 
 @register
