@@ -8,6 +8,7 @@
    (``pip install autograd dezero``).
 2. Per-op overhead on tiny tensors: a chain of 200 additions on shape (4,),
    without graph, with graph, and with graph plus backward: minigrad vs PyTorch.
+3. One LeNet-5 training step, batch 64: minigrad vs PyTorch, same weights.
 
 The implementations run interleaved (round-robin, several rounds), so a
 change in machine load affects all of them alike; each figure is the median
@@ -266,6 +267,47 @@ def machine():
     return describe_machine()
 
 
+def lenet_step_factories(batch=64, seed=0):
+    """One LeNet-5 train step (SGD, cross-entropy) on 28x28 inputs, batch 64:
+    minigrad's ``nn.lenet5`` and the same network in PyTorch with the same
+    weights."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    model = mg.nn.lenet5(1, 10, 28, "relu", generator=rng)
+    opt = mg.optim.SGD(model.parameters(), lr=LR)
+    xt = mg.Tensor(x)
+
+    def minigrad_step():
+        loss = mg.cross_entropy(model(xt), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    tmodel = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
+        torch.nn.Linear(84, 10))
+    with torch.no_grad():
+        for tp, (_, p) in zip(tmodel.parameters(), model.named_parameters()):
+            tp.copy_(torch.tensor(p.data))
+    topt = torch.optim.SGD(tmodel.parameters(), lr=LR)
+    tx, ty = torch.tensor(x), torch.tensor(y)
+
+    def torch_step():
+        loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
+        topt.zero_grad()
+        loss.backward()
+        topt.step()
+        return loss.item()
+
+    return {"minigrad": minigrad_step, "torch": torch_step}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
@@ -315,6 +357,17 @@ def main(argv=None):
         print(f"   {label:<26} minigrad {per_op['minigrad']:6.2f} us/op   torch "
               f"{per_op['torch']:6.2f} us/op   ratio {ratio(t, 'minigrad', 'torch'):.2f}")
     print("   (target: minigrad no slower than torch eager, ratio <= 1.0)")
+
+    steps = lenet_step_factories()
+    losses = {k: [f() for _ in range(3)] for k, f in steps.items()}
+    assert np.allclose(losses["minigrad"], losses["torch"], rtol=1e-3), losses
+    print(f"\n3. LeNet-5 train step, batch 64, float32 (losses agree: "
+          f"{losses['minigrad'][-1]:.5f})")
+    t = interleaved(steps, args.rounds, reps=5)
+    for name in steps:
+        print(f"   {name:<12} {statistics.median(t[name]) * 1e3:8.2f} ms")
+    print(f"   minigrad / torch       = {ratio(t, 'minigrad', 'torch'):.3f}   "
+          "(target <= 1.5)")
 
 
 if __name__ == "__main__":
