@@ -314,16 +314,6 @@ def _pool_args(op, x, kernel_size, stride, padding, dilation):
     return x, unbatched, k, s, p, d
 
 
-def _tiles(shape, k, s, p, d):
-    """Whether the pooling windows tile the image exactly: stride = kernel,
-    no padding, no dilation, sides divisible by the kernel. Then window
-    (i, j) is x[..., i·kh:(i+1)·kh, j·kw:(j+1)·kw], and a reshape to
-    (N, C, Ho, kh, Wo, kw) lays every window along axes 3 and 5 without
-    copying (the unfold copy is not needed)."""
-    return (s == k and p == (0, 0) and d == (1, 1)
-            and shape[2] % k[0] == 0 and shape[3] % k[1] == 0)
-
-
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
     """Maximum over each kernel window (stride defaults to the kernel size).
     Padding counts as −∞. Ties within a window share the gradient evenly --
@@ -336,10 +326,6 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
         raise DTypeError(f"max_pool2d: expects a floating-point input, got {x.data.dtype}")
     n, c = x.shape[:2]
     ho, wo = _check_output("max_pool2d", x.shape[2:], k, d, p, s)
-    if _tiles(x.shape, k, s, p, d):
-        # windows that tile the image: a reshape (a view) and a max over two axes
-        out = _max(reshape(x, (n, c, ho, k[0], wo, k[1])), axis=(3, 5))
-        return squeeze(out, 0) if unbatched else out
     if p != (0, 0):
         x = pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), value=-math.inf)
     cols = apply(Unfold(k, d, (0, 0), s), x)                   # (N, C·kh·kw, L)
@@ -356,9 +342,6 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
         raise DTypeError(f"avg_pool2d: expects a floating-point input, got {x.data.dtype}")
     n, c, h, w = x.shape
     ho, wo = _check_output("avg_pool2d", (h, w), k, d, p, s)
-    if _tiles(x.shape, k, s, p, d):
-        out = mean(reshape(x, (n, c, ho, k[0], wo, k[1])), axis=(3, 5))
-        return squeeze(out, 0) if unbatched else out
     cols = reshape(apply(Unfold(k, d, p, s), x), (n, c, k[0] * k[1], ho * wo))
     if count_include_pad or p == (0, 0):
         out = mean(cols, axis=2)
