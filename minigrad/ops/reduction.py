@@ -122,7 +122,8 @@ class Max(_Reduction):
         xp = get_array_module(x)
         y = getattr(xp, self.pick)(x, axis=self.axes, keepdims=True)
         mask = x == y
-        self.w = (mask / mask.sum(axis=self.axes, keepdims=True)).astype(x.dtype)
+        self.w = mask.astype(x.dtype)                    # shared evenly among tied maxima,
+        self.w /= mask.sum(axis=self.axes, keepdims=True).astype(x.dtype)   # in x's dtype
         return y if self.keepdims else y.reshape(
             tuple(s for i, s in enumerate(x.shape) if i not in self.axes))
 
