@@ -328,10 +328,17 @@ class KolenPollack(PlasticFeedbackRule):
     paper = "Kolen & Pollack 1994; Akrout, Wilson, Humphreys, Lillicrap & Tweed 2019"
 
     def after_step(self, ups, optimizer):
+        """B ← B + ΔW − ηλ(B − W_old), computed as W_new + (1 − ηλ)(B − W_old):
+        three passes over B, no ΔW formed."""
         lam = self.options["weight_decay"]
-        for name, (delta_w, w_old, lr) in self.applied_steps(optimizer).items():
-            b = self.feedback[name]
-            self.feedback[name] = b + delta_w - lr * lam * (b - w_old)
+        for name, layer in self.layers[1:]:
+            lr = lr_for(optimizer, layer.weight)
+            if lr is None:
+                continue
+            b = self.feedback[name] - self.weights_before[name]      # B − W_old
+            b *= b.dtype.type(1 - lr * lam)                            # decays by (1 − ηλ)
+            b += layer.weight.data                                     # plus W_new
+            self.feedback[name] = b
 
 
 def weight_key(layer_name):
