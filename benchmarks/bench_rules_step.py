@@ -30,9 +30,9 @@ FEEDBACK = ("bp", "fa", "dfa", "usf", "kp", "pfa")
 SIZES = (784, 1000, 1000, 10)
 
 
-def rule_step(name, x, y):
+def rule_step(name, x, y, **options):
     model = nn.mlp(SIZES, "relu", generator=np.random.default_rng(0))
-    rule = rules.make(name, model, seed=0)
+    rule = rules.make(name, model, seed=0, **options)
     opt = optim.SGD(list(model.parameters()) + list(rule.parameters()), lr=1e-4)
     return lambda: rule.step(x, y, opt)
 
@@ -65,14 +65,17 @@ def main(argv=None):
         print(f"   {name:<5} {statistics.median(t[name]) * 1e3:8.2f} ms   "
               f"x bp {ratio(t, name, 'bp'):.3f}")
 
-    fns = {"forward pass": forward_pass(x), "forward_gradient": rule_step("forward_gradient",
-                                                                          x, y),
+    fns = {"forward pass": forward_pass(x),
+           "forward_gradient": rule_step("forward_gradient", x, y),
+           "fg, sign tangents": rule_step("forward_gradient", x, y, distribution="rademacher"),
            "bp": steps["bp"]}
     t = interleaved(fns, args.rounds, reps=5)
     print("\nforward gradient: one step against one forward pass (target <= 2.5)")
     for name in fns:
         print(f"   {name:<17} {statistics.median(t[name]) * 1e3:8.2f} ms")
     print(f"   forward_gradient / forward pass = {ratio(t, 'forward_gradient', 'forward pass'):.3f}")
+    print(f"   fg with sign tangents / forward pass = "
+          f"{ratio(t, 'fg, sign tangents', 'forward pass'):.3f}")
     print(f"   bp step / forward pass          = {ratio(t, 'bp', 'forward pass'):.3f}")
 
 

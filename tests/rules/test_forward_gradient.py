@@ -367,6 +367,56 @@ def test_weight_perturbation_second_moment_is_n_plus_2_times_the_gradients(weigh
     assert abs(ratio - (n + 2)) < tolerance, (ratio, n + 2, tolerance)
 
 
+@pytest.fixture(scope="module")
+def sign_draws(float64):
+    """4,100 single-tangent forward gradients with random-sign tangents, the
+    same 3-4-2 tanh MLP and batch as ``weight_draws``."""
+    model = mlp(sizes=(3, 4, 2))
+    x, y = batch(np.random.default_rng(0), shape=(3,), classes=2)
+    grads, _, _ = _backprop(model, x, y)
+    names = list(grads)
+    rule = rules.make("forward_gradient", model, seed=11, distribution="rademacher")
+    return _draws(rule, x, y, names, 4100), _flat(grads, names)
+
+
+def test_sign_tangents_are_unbiased_with_their_own_covariance(sign_draws):
+    """v ∈ {±1}ⁿ: with d = a·v, g = d v and Y = g − a, ‖v‖² = n exactly, so
+    ‖Y‖² = (n − 2)d² + ‖a‖²; E d² = ‖a‖², E d⁴ = 3‖a‖⁴ − 2Σaᵢ⁴. Hence
+    tr C = (n − 1)‖a‖², E‖Y‖⁴ = (n − 2)²(3‖a‖⁴ − 2Σaᵢ⁴) + 2(n − 2)‖a‖⁴ + ‖a‖⁴,
+    and C = ‖a‖²I + aaᵀ − 2 diag(a²) gives tr C² = (n − 1)‖a‖⁴. The same 4σ
+    checks as for Gaussian tangents."""
+    samples, a = sign_draws
+    n, a2, a4 = a.size, float(a @ a), float((a ** 4).sum())
+    fourth = (n - 2) ** 2 * (3 * a2 ** 2 - 2 * a4) + 2 * (n - 2) * a2 ** 2 + a2 ** 2
+    trace_c = (n - 1) * a2
+    y2 = ((samples - a) ** 2).sum(1)
+    assert abs(y2.mean() - trace_c) < 4 * math.sqrt((fourth - trace_c ** 2) / len(samples))
+    angle, expected, bound = _check_mean_converges(samples, a, trace_c, (n - 1) * a2 ** 2,
+                                                   fourth)
+    assert angle < bound, (angle, expected, bound)
+
+
+def test_sign_tangents_are_signs_and_the_update_is_root_n_times_d_long(rng, f64):
+    model = mlp()
+    x, y = batch(rng)
+    rule = rules.make("forward_gradient", model, seed=5, distribution="rademacher")
+    v = rule.tangent()
+    for name, p in model.named_parameters():
+        assert v[name].dtype == p.data.dtype and v[name].shape == p.shape
+        assert set(np.unique(v[name])) <= {-1.0, 1.0}
+    flat = np.concatenate([a.ravel() for a in v.values()])
+    assert 0.3 < (flat > 0).mean() < 0.7
+    again = rules.make("forward_gradient", model, seed=5, distribution="rademacher").tangent()
+    assert all(np.array_equal(v[k], again[k]) for k in v)
+    ups = rule.updates(x, y)
+    d = rule.last_directional_derivatives[0]
+    n = sum(p.size for p in model.parameters())
+    assert sum(float((u ** 2).sum()) for u in ups.values()) == pytest.approx(n * d * d,
+                                                                             rel=1e-12)
+    with pytest.raises(mg.ArgumentError, match="distribution must be 'gaussian'.*'uniform'"):
+        rules.make("forward_gradient", model, distribution="uniform")
+
+
 def _activity_covariance(model, x, y, per_layer):
     """Mean and covariance of one activity-perturbed update, exactly.
 
