@@ -278,7 +278,8 @@ def add_setup_arguments(p):
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default: sgd")
     p.add_argument("--lr", type=_positive(float),
                    help="learning rate (default for sgd: 0.05; 0.02 on the image datasets; "
-                        "1e-3 for adam; times the rule's lr_scale, e.g. 0.1 for ff)")
+                        "1e-3 for adam; each default times the rule's lr_scale, e.g. 0.1 "
+                        "for ff)")
     p.add_argument("--schedule", choices=["cosine", "step", "none"],
                    help="learning-rate schedule over the epochs (default: cosine)")
     p.add_argument("--momentum", type=_non_negative(float), help="sgd/rmsprop momentum "
@@ -431,7 +432,9 @@ def build_parser():
         "compare", help="train several rules alike and set them side by side",
         description="Train every rule on the same data, architecture, initial weights and "
         "budget (for each seed and sweep value), then write results.md, results.json and "
-        "plots to --out. Running again with the same settings resumes.")
+        "plots to --out. Running again with the same settings resumes. Each rule's "
+        "learning rate is the base rate (--lr, or the default) times the rule's lr_scale; "
+        "--rule-lr fixes one rule's rate.")
     p_cmp.add_argument("--rules", type=_rule_list, required=True, metavar="R1,R2,...",
                        help="the rules to compare, e.g. bp,fa,dfa")
     add_setup_arguments(p_cmp)
