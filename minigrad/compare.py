@@ -282,7 +282,7 @@ class Comparison:
         if (folder / "checkpoint.npz").exists():
             run = Run.resume(folder, progress=False, log=lambda s: None,
                              split=self.split(cfg.data))
-            if asdict(run.cfg) != asdict(replace(cfg, hidden=tuple(cfg.hidden))):
+            if asdict(run.cfg) != asdict(cfg):           # cfg.hidden is a tuple already
                 diffs = _differences(json.loads(json.dumps(asdict(run.cfg))),
                                      json.loads(json.dumps(asdict(cfg))))
                 raise ArgumentError(f"{folder} holds a run of another configuration ("
