@@ -782,7 +782,9 @@ def _seed_gradients(outputs, grad_outputs, fn_name):
                     f"{fn_name}: the gradient for output {i} has shape {g.shape} "
                     f"but the output has shape {out.shape}")
             if not g.requires_grad:   # the caller's array must not end up in a .grad
-                g = Tensor._make(g.data.copy())
+                copy = Tensor._make(g.data.copy())
+                copy._tangents = g._tangents   # forward mode through the backward pass
+                g = copy
         seeds.append(g)
     return seeds
 

@@ -244,6 +244,25 @@ def test_forward_over_reverse_equals_reverse_over_reverse(rng):
     assert_close(rev_over_fwd, rev_over_rev, atol=1e-13)
 
 
+def test_forward_mode_through_a_vjp_carries_the_cotangents_tangent(rng):
+    """The pullback uᵀJ(w) is differentiated in forward mode along w and
+    along u: the cotangent's own tangent must reach the backward pass (it
+    was once dropped when the seed gradient was copied: d/du came out 0)."""
+    W, x = t64(rng.standard_normal((3, 4))), t64(rng.standard_normal(4))
+    u = t64(rng.standard_normal(3))
+
+    def pullback(W, x, u):
+        return mg.vjp(lambda W, x: mg.tanh(W @ x), W, x)[1](u)
+
+    mg.check_grads(pullback, (W, x, u), modes=("fwd", "rev"), order=2)
+    # the tangent along u alone: the pullback is linear in u
+    zero = (mg.zeros_like(W), mg.zeros_like(x))
+    _, (dW, dx) = mg.jvp(pullback, (W, x, u), zero + (mg.ones_like(u),))
+    expect_W, expect_x = pullback(W, x, mg.ones_like(u))
+    assert_close(dW, expect_W, atol=1e-13)
+    assert_close(dx, expect_x, atol=1e-13)
+
+
 # --------------------------------------------------------------------------
 # forward mode keeps no reverse graph
 # --------------------------------------------------------------------------
