@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import nn
 from ..backend import get_array_module
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
 from .base import Rule, register
 
@@ -80,11 +80,30 @@ class DeltaRule(_SingleLayer):
                                 f"(-1/+1), got {self.options['target']!r}")
 
     def targets(self, y, n_out, xp):
+        """The target rows t: real-valued targets as given; class labels as
+        one-hot rows (several outputs) or as the label itself (one output,
+        labels 0/1: a binary unit, as the perceptron's), in 0/1 or, with
+        ``target="pm1"``, in −1/+1."""
         y = y.data if isinstance(y, Tensor) else xp.asarray(y)
         if self.loss_name == "mse" or y.dtype.kind == "f":
-            return y.reshape(len(y), -1).astype(np.float64)
-        t = xp.zeros((len(y), n_out))
-        t[xp.arange(len(y)), y] = 1.0
+            t = y.reshape(len(y), -1).astype(np.float64)
+            if t.shape[1] != n_out:
+                raise ShapeError(f"rule 'delta': targets of shape {tuple(y.shape)} do not fit "
+                                 f"the layer's {n_out} output(s)")
+            return t
+        if y.ndim != 1:
+            raise ShapeError(f"rule 'delta': class labels must be one per example (shape "
+                             f"(N,)), got shape {tuple(y.shape)}")
+        top = 1 if n_out == 1 else n_out - 1
+        if len(y) and (int(y.min()) < 0 or int(y.max()) > top):
+            raise ArgumentError(f"rule 'delta': labels must be in 0..{top} for a layer with "
+                                f"{n_out} output(s), got labels from {int(y.min())} to "
+                                f"{int(y.max())}")
+        if n_out == 1:
+            t = y.reshape(-1, 1).astype(np.float64)
+        else:
+            t = xp.zeros((len(y), n_out))
+            t[xp.arange(len(y)), y] = 1.0
         return 2 * t - 1 if self.options["target"] == "pm1" else t
 
     def updates(self, x, y):

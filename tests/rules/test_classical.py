@@ -124,3 +124,32 @@ def test_single_layer_rules_learn_digits():
                 rule.step(x, y, opt)
         acc = (model(mg.tensor(split.test.x)).numpy().argmax(1) == split.test.y).mean()
         assert acc > 0.85, (name, acc)
+
+
+@pytest.mark.parametrize("target,low", [("onehot", 0.0), ("pm1", -1.0)])
+def test_delta_rule_on_one_output_treats_labels_as_a_binary_unit(target, low, rng, f64):
+    """One output and labels 0/1: the target is the label itself (0/1, or
+    −1/+1 with target='pm1'), as for the perceptron's binary unit."""
+    model = linear(2, 1)
+    x = mg.tensor(rng.standard_normal((5, 2)))
+    y = np.array([0, 1, 1, 0, 1])
+    ups = rules.make("delta", model, target=target).updates(x, y)
+    t = np.where(y == 1, 1.0, low)[:, None]
+    loss = 0.5 * ((model(x) - mg.tensor(t)) ** 2).sum() / 5
+    grads = mg.autograd.grad(loss, [model[1].weight, model[1].bias])
+    np.testing.assert_allclose(ups["1.weight"], grads[0].numpy(), atol=1e-12)
+    np.testing.assert_allclose(ups["1.bias"], grads[1].numpy(), atol=1e-12)
+
+
+def test_delta_rule_rejects_targets_that_do_not_fit_the_layer(rng):
+    model = linear(2, 3)
+    x = mg.tensor(rng.standard_normal((4, 2)))
+    rule = rules.make("delta", model)
+    with pytest.raises(mg.ArgumentError, match=r"labels must be in 0\.\.2 .* from 0 to 3"):
+        rule.updates(x, np.array([0, 1, 2, 3]))
+    with pytest.raises(mg.ArgumentError, match=r"labels must be in 0\.\.1 for a layer with 1"):
+        rules.make("delta", linear(2, 1)).updates(x, np.array([0, 1, 2, 1]))
+    with pytest.raises(mg.ShapeError, match=r"targets of shape \(4, 2\) do not fit the layer's 3"):
+        rule.updates(x, np.zeros((4, 2), dtype=np.float32))
+    with pytest.raises(mg.ShapeError, match=r"one per example"):
+        rule.updates(x, np.zeros((4, 1), dtype=np.int64))
