@@ -298,8 +298,9 @@ class Op:
         if self._inputs is None:
             self._check_not_released()
             raise GradientError(
-                f"op '{self.name}' declared saves_inputs = False but its rule "
-                "read self.inputs")
+                f"op '{self.name}' does not save its inputs (saves_inputs = False: its "
+                "rules do not need them), so .inputs is not available; .parents names "
+                "the graph nodes its inputs came from")
         if self._versions is not None:
             for t, v in zip(self._inputs, self._versions):
                 if t._version != v:
@@ -330,8 +331,20 @@ class Op:
 
     @property
     def needs_input_grad(self):
-        """One bool per input: is its gradient wanted in this backward?"""
+        """One bool per input: is its gradient wanted in this backward?
+        (Outside a backward pass -- a vjp called by hand -- every input's.)"""
+        if self._needs is None:
+            return [e is not None for e in self._edges]
         return self._needs
+
+    @property
+    def parents(self):
+        """One entry per input, where the input came from: the Op that made
+        it, the leaf Tensor itself (a tensor created by the user with
+        ``requires_grad=True``), or None (an input that needs no gradient).
+        Following ``parents`` from ``loss.grad_fn`` walks the whole graph
+        (``grad_fn.next_functions`` in PyTorch)."""
+        return tuple(self._edges)
 
     def _check_not_released(self):
         if self._released:

@@ -689,3 +689,30 @@ def test_release_drops_what_the_op_stashed_but_keeps_hooks_and_retained_grads():
     assert_close(x.grad, [3.0, 0.0])
     with pytest.raises(GradientError, match="second time"):
         (h * 3).sum().backward()
+
+
+def test_parents_walk_the_graph_from_the_loss():
+    """``grad_fn.parents``: the node that made each input, the leaf itself,
+    or None for an input that needs no gradient."""
+    x = mg.randn(3, requires_grad=True)
+    w = mg.randn(3)                                   # a constant
+    loss = mg.tanh(x * w).sum()
+    (tanh,) = loss.grad_fn.parents
+    (mul,) = tanh.parents
+    assert (loss.grad_fn.name, tanh.name, mul.name) == ("sum", "tanh", "mul")
+    assert mul.parents[0] is x and mul.parents[1] is None
+
+
+def test_a_vjp_called_by_hand_outside_backward_wants_every_input():
+    x, y = mg.randn(3, requires_grad=True), mg.randn(3, requires_grad=True)
+    node = (x * y).grad_fn
+    assert list(node.needs_input_grad) == [True, True]
+    gx, gy = node.vjp(mg.ones(3))
+    assert_close(gx, y.numpy())
+    assert_close(gy, x.numpy())
+
+
+def test_reading_the_inputs_of_an_op_that_does_not_save_them_says_so():
+    out = mg.randn(3, requires_grad=True).sum()
+    with pytest.raises(mg.GradientError, match="'sum' does not save its inputs.*parents"):
+        out.grad_fn.inputs
