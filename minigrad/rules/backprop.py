@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+from ..autodiff import no_grad
 from .base import Rule, register
 
 
@@ -34,5 +35,8 @@ class Shallow(Rule):
 
     def layer_function(self, name, layer):
         if name != self.layers[-1][0]:
-            return None
+            def fixed(x):        # a fixed layer: no graph, so nothing of it is kept
+                with no_grad():
+                    return type(layer).forward(layer, x)
+            return fixed
         return lambda x: type(layer).forward(layer, x.detach())

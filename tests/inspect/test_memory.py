@@ -56,6 +56,16 @@ def test_backprop_on_an_mlp_keeps_exactly_the_hand_counted_arrays():
     assert report.left == 0
 
 
+def test_the_shallow_control_keeps_only_what_its_last_layer_needs():
+    """Only the last layer learns, so the fixed hidden layers record no graph:
+    what is kept is the last layer's input (the second tanh's output, which
+    the Linear saves) and the loss's arrays -- not the hidden layers'."""
+    x, y = _batch((5,))
+    report = activation_memory(rules.make("shallow", mlp()), x, y)
+    assert report.per_layer == {"1": 0, "3": 0, "5": N * 6 * F + cross_entropy_bytes(N, 3)}
+    assert report.peak == N * 6 * F + cross_entropy_bytes(N, 3)
+
+
 def test_backprop_on_a_conv_net_keeps_exactly_the_hand_counted_arrays():
     """Conv(2→3, 3×3, pad 1), tanh, maxpool 2, Conv(3→4, 3×3), relu, Flatten,
     Linear(4, 5), tanh, Linear(5, 3) on (N, 2, 6, 6). conv2d = W @ unfold(x):
