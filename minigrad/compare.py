@@ -303,7 +303,7 @@ class Comparison:
                 with atomic_write(folder / "final.json", "w") as f:
                     json.dump({"diverged": {"epoch": exc.epoch, "message": str(exc)}}, f)
                 return
-            run.write_outputs()
+            run.write_outputs(plot=run.epoch == cfg.epochs)   # the run's figure once, at the end
             bar.update(1)
             acc = rec["test_accuracy"]
             self.log(f"{where}: epoch {rec['epoch']}/{cfg.epochs}  train loss "

@@ -271,13 +271,17 @@ class Run:
         return self.metrics
 
     # -- outputs ----------------------------------------------------------------------------
-    def write_outputs(self):
+    def write_outputs(self, plot=True):
+        """metrics.jsonl, checkpoint.npz and (``plot``) curves.png in ``out``;
+        drawing the figure costs more than an epoch of a small model, so a
+        caller writing after every epoch may draw it only at the end."""
         self.out.mkdir(parents=True, exist_ok=True)
         _atomic_text(self.out / "metrics.jsonl",
                      "".join(json.dumps(m) + "\n" for m in self.log_records()))
-        save_curves(self.metrics, self.out / "curves.png",
-                    f"{self.cfg.model} on {self.cfg.data} ({self.cfg.rule}, "
-                    f"{self.cfg.optimizer} lr {self.cfg.lr})")
+        if plot:
+            save_curves(self.metrics, self.out / "curves.png",
+                        f"{self.cfg.model} on {self.cfg.data} ({self.cfg.rule}, "
+                        f"{self.cfg.optimizer} lr {self.cfg.lr})")
         save(self.checkpoint(), self.out / "checkpoint.npz")
 
     def log_records(self):

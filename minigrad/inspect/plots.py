@@ -6,7 +6,7 @@ per-epoch metrics of a training run, the output of
 path is replaced by ``.png`` and ``.svg`` and both files are written
 atomically. Several seeds of one rule are given as a list of runs (each a
 list of records): lines show their mean, bands their spread (± one
-standard deviation).
+sample standard deviation, ddof=1, as the comparison's tables).
 
 * :func:`plot_update_alignment` -- angle to backprop's gradient against
   step, one panel per weight, one line per rule;
@@ -65,7 +65,8 @@ def _runs(value):
 
 def _series(runs, get):
     """(x, mean, std) over the runs of ``get(record)`` (None: skipped),
-    aligned on the records' ``"step"``."""
+    aligned on the records' ``"step"``; std is the sample standard deviation
+    (ddof=1, as the comparison's tables report; 0 for a single run)."""
     by_step = {}
     for run in runs:
         for r in run:
@@ -75,7 +76,7 @@ def _series(runs, get):
     steps = sorted(by_step)
     vals = [by_step[s] for s in steps]
     return (np.array(steps), np.array([np.mean(v) for v in vals]),
-            np.array([np.std(v) for v in vals]))
+            np.array([np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in vals]))
 
 
 def _style(i, n):

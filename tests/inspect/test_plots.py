@@ -37,7 +37,10 @@ def test_series_averages_the_seeds():
     x, mean, std = plots._series([_records(60.0), _records(70.0)],
                                  lambda r: r["update"]["1.weight"]["angle"])
     assert list(x) == [0, 10, 20]
-    assert np.allclose(mean, [65, 75, 85]) and np.allclose(std, 5)
+    # the sample standard deviation, as the comparison's tables: |60 - 70| / sqrt(2)
+    assert np.allclose(mean, [65, 75, 85]) and np.allclose(std, 10 / np.sqrt(2))
+    _, _, single = plots._series([_records(60.0)], lambda r: r["update"]["1.weight"]["angle"])
+    assert np.all(single == 0)
 
 
 def test_curves_estimator_and_sweep_plots(tmp_path):
