@@ -58,12 +58,8 @@ def memory_of(rule, split, batch=128):
 
 def readout_error(run):
     """Forward-Forward's test error when its linear read-out predicts."""
-    rule = run.rule
-    scan, rule.prediction = rule.prediction, "readout"
-    try:
-        _, acc = evaluate(run.model, run.test_loader, run.loss, "classification", rule.predict)
-    finally:
-        rule.prediction = scan
+    _, acc = evaluate(run.model, run.test_loader, run.loss, "classification",
+                      lambda x: run.rule.predict(x, prediction="readout"))
     return 100 * (1 - acc)
 
 

@@ -1,6 +1,6 @@
 """The Forward-Forward algorithm (Hinton 2022, "The Forward-Forward
 Algorithm: Some Preliminary Investigations"), with the collaborative
-variant of Lorberbom, Gat, Adi, Schwing & Hazan (2023, "Layer Collaboration
+variant of Lorberbom, Gat, Adi, Schwing & Hazan (AAAI 2024, arXiv 2023, "Layer Collaboration
 in the Forward-Forward Algorithm").
 
 No error travels backward. Each hidden layer l has its own objective: a
@@ -103,7 +103,8 @@ Hyper-parameters (``rules.make("ff", model, **hparams)``)
 * ``label_value=None``: the height of the overlaid label; None takes the
   largest input value seen in training so far (so standardised data get
   a label as bright as their brightest pixel, as re-implementations that
-  use ``x.max()`` do, and prediction uses the same value).
+  use ``x.max()`` do, and prediction uses the same value; the rule keeps
+  it as ``rule.label_scale`` and in its state).
 * ``peer_normalization=0.0``, ``peer_momentum=0.9``, ``collaborative=False``
   (below).
 
@@ -313,7 +314,7 @@ class ForwardForward(Rule):
 
     name = "ff"
     summary = ("forward-forward: each layer raises goodness on positive data, lowers it on "
-               "negative data (collaborative option: Lorberbom et al. 2023)")
+               "negative data (collaborative option: Lorberbom et al. 2024)")
     paper = "Hinton 2022"
     lr_scale = 0.1        # the CLI's default step, 0.05 on the digits, lets units die
     hparams = {"goodness": "sum_squares", "threshold": None, "variant": "supervised",
@@ -623,15 +624,24 @@ class ForwardForward(Rule):
             return {name: goodness(a, self.options["goodness"]).data
                     for (name, _, _), a in zip(self.ff_blocks, acts)}
 
-    def predict(self, x):
+    def predict(self, x, prediction=None):
         """(N, C) scores: the accumulated goodness s·Gₗ of every label (all
         layers but the first when there are two or more), or the read-out's
-        logits (``predict="readout"``)."""
+        logits. ``prediction`` ("goodness" or "readout") overrides the
+        rule's ``predict`` option for this call, so one trained rule gives
+        both."""
+        prediction = self.prediction if prediction is None else prediction
+        if prediction not in PREDICTIONS:
+            raise ArgumentError(f"rule 'ff': prediction must be None or one of "
+                                f"{', '.join(PREDICTIONS)}, got {prediction!r}")
+        if prediction == "goodness" and self.variant == "unsupervised":
+            raise ArgumentError("rule 'ff': the unsupervised variant has no labels to scan; "
+                                "use prediction='readout'")
         with no_grad():
             x0 = self._flat_input(x)
             xp = _backend.get_array_module(x0)
             c = self.num_classes
-            if self.prediction == "readout":
+            if prediction == "readout":
                 if self.variant == "supervised":
                     x0 = overlay_labels(x0, None, c, self._label_value(x0, training=False))
                 _, normed = self._run_layers(Tensor(x0))

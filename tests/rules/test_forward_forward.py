@@ -201,6 +201,13 @@ def test_the_readout_predicts_from_the_neutral_label(rng, f64):
     h2 = h2 / (np.sqrt((h2 ** 2).mean(1, keepdims=True)) + 1e-8)
     want = h2 @ model[5].weight.numpy().T + model[5].bias.numpy()
     np.testing.assert_allclose(rule.predict(x).numpy(), want, rtol=1e-10)
+    # a rule that scans labels gives the same read-out when asked for it
+    scan = rules.make("ff", model, label_value=2.0)
+    assert scan.prediction == "goodness"
+    np.testing.assert_allclose(scan.predict(x, prediction="readout").numpy(), want, rtol=1e-10)
+    assert not np.allclose(scan.predict(x).numpy()[:, :3], want)
+    with pytest.raises(mg.ArgumentError, match="prediction must be None or one of"):
+        scan.predict(x, prediction="vote")
 
 
 def test_with_three_hidden_layers_the_readout_reads_all_but_the_first(rng, f64):
