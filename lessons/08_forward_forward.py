@@ -273,8 +273,8 @@ def readout(net, x_rows):
 
 scan_diff = np.abs(label_scan(model, x_test[:50])
                    - rule.predict(mg.tensor(x_test[:50])).data).max()
-reader = mg.rules.make("ff", model, predict="readout", label_value=LABEL)   # same weights
-read_diff = np.abs(readout(model, x_test[:50]) - reader.predict(mg.tensor(x_test[:50])).data).max()
+by_rule = rule.predict(mg.tensor(x_test[:50]), prediction="readout").data   # the same rule
+read_diff = np.abs(readout(model, x_test[:50]) - by_rule).max()
 print(f"label scan: max |by hand - rule.predict| = {scan_diff:.2e}")
 print(f"read-out:   max |by hand - rule.predict| = {read_diff:.2e}")
 assert scan_diff < 1e-2 and read_diff < 1e-5    # goodness sums are ~1e3: float32 rounding
