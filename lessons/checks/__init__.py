@@ -14,6 +14,17 @@ class ExerciseError(AssertionError):
     """The learner's answer is not right yet; the message says why."""
 
 
+def call_answer(fn, *args, what="your function"):
+    """``fn(*args)``, with any exception the learner's code raises turned
+    into an ExerciseError that names the call and the error."""
+    try:
+        return fn(*args)
+    except ExerciseError:
+        raise
+    except Exception as err:  # noqa: BLE001  (show the learner what went wrong)
+        raise ExerciseError(f"{what} raised {type(err).__name__}: {err}") from err
+
+
 def as_array(answer, what):
     """``answer`` (a minigrad Tensor, array or number) as a NumPy array."""
     data = getattr(answer, "data", answer)

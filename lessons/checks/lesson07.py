@@ -8,14 +8,7 @@ import numpy as np
 import minigrad as mg
 from minigrad import nn, optim, rules
 
-from . import ExerciseError, expect_close
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args)
-    except Exception as err:
-        raise ExerciseError(f"your function raised {type(err).__name__}: {err}") from None
+from . import ExerciseError, call_answer, expect_close
 
 
 def check_dfa_delta(dfa_delta):
@@ -28,7 +21,7 @@ def check_dfa_delta(dfa_delta):
         D = rng.standard_normal((width, k))
         A = rng.standard_normal((n, width))
         want = (E @ D.T) * (1 - np.tanh(A) ** 2)
-        got = _call(dfa_delta, E.copy(), D.copy(), A.copy())
+        got = call_answer(dfa_delta, E.copy(), D.copy(), A.copy())
         if got is None:
             raise ExerciseError("your function returned None")
         expect_close(got, want, "the DFA error", rtol=1e-9, atol=1e-12,
@@ -57,14 +50,14 @@ def check_kp_gap(kp_gap):
         raise ExerciseError("answer with the function itself: answer = kp_gap")
     for eta, lam, t in [(0.1, 0.5, 10), (0.05, 0.2, 25)]:
         measured = _kp_shrink(eta, lam, t)
-        got = _call(kp_gap, eta, lam, t)
+        got = call_answer(kp_gap, eta, lam, t)
         if got is None:
             raise ExerciseError("your function returned None")
         expect_close(got, measured, f"kp_gap({eta}, {lam}, {t})", rtol=1e-4,
                      hint="both B and W get the same gradient term; only the decay terms "
                           "differ. What does one step do to B - W?")
     for eta, lam, t in [(0.01, 1e-3, 1000), (0.3, 0.1, 0), (0.02, 0.02, 3750)]:
-        expect_close(_call(kp_gap, eta, lam, t), (1 - eta * lam) ** t,
+        expect_close(call_answer(kp_gap, eta, lam, t), (1 - eta * lam) ** t,
                      f"kp_gap({eta}, {lam}, {t})", rtol=1e-6)
     return True
 
@@ -86,7 +79,7 @@ def check_dfa_signal_rank(dfa_signal_rank):
         raise ExerciseError("answer with the function itself: answer = dfa_signal_rank")
     for width, k in [(32, 10), (4, 10), (9, 10), (10, 10), (128, 3), (2, 2)]:
         want = _measured_rank(width, k)
-        got = _call(dfa_signal_rank, width, k)
+        got = call_answer(dfa_signal_rank, width, k)
         if got is None or int(got) != want:
             raise ExerciseError(f"dfa_signal_rank({width}, {k}) = {got} is not right yet. The "
                                 "rank is limited by the layer's width and by the space the "

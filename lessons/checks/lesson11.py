@@ -10,14 +10,7 @@ import minigrad as mg
 from minigrad import nn, rules
 from minigrad.inspect import backprop_reference
 
-from . import ExerciseError, expect_close
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args)
-    except Exception as err:
-        raise ExerciseError(f"your function raised {type(err).__name__}: {err}") from None
+from . import ExerciseError, call_answer, expect_close
 
 
 def check_inference_step(inference_step):
@@ -43,7 +36,7 @@ def check_inference_step(inference_step):
         a_above = x_value @ W_above.T + b_above
         eps_above = x_above - np.tanh(a_above)
         fprime_above = 1 - np.tanh(a_above) ** 2
-        got = _call(inference_step, x_value.copy(), eps.copy(), eps_above.copy(),
+        got = call_answer(inference_step, x_value.copy(), eps.copy(), eps_above.copy(),
                     fprime_above.copy(), W_above.copy(), gamma)
         if got is None:
             raise ExerciseError("your function returned None")
@@ -95,7 +88,7 @@ def check_pc_weight_update(pc_weight_update):
             a = x_below @ layer.weight.data.T.astype(np.float64) + layer.bias.data
             fprime = 1 - np.tanh(a) ** 2 if i < len(linears) - 1 else np.ones_like(a)
             eps = pc.last_errors[name].astype(np.float64)
-            got = _call(pc_weight_update, eps.copy(), fprime.copy(), x_below.copy(), beta)
+            got = call_answer(pc_weight_update, eps.copy(), fprime.copy(), x_below.copy(), beta)
             if got is None:
                 raise ExerciseError("your function returned None")
             expect_close(got, ups[f"{name}.weight"], f"layer {name}'s update (beta = {beta})",

@@ -5,16 +5,7 @@ import math
 
 import numpy as np
 
-from checks import ExerciseError, as_array, expect_close
-
-
-def _call(answer, what, *args):
-    try:
-        return answer(*args)
-    except ExerciseError:
-        raise
-    except Exception as err:  # noqa: BLE001  (show the learner what went wrong)
-        raise ExerciseError(f"{what} raised {err!r}") from err
+from checks import ExerciseError, as_array, call_answer, expect_close
 
 
 def check_mean_std(answer):
@@ -23,7 +14,7 @@ def check_mean_std(answer):
         raise ExerciseError("give a function mean_std(values) returning (mean, std)")
     cases = [[97.49, 97.77], [95.0, 96.1, 94.4], [90.0, 90.0, 90.0], [88.6, 91.2, 89.9, 93.0]]
     for values in cases:
-        got = _call(answer, f"mean_std({values})", list(values))
+        got = call_answer(answer, list(values), what=f"mean_std({values})")
         try:
             mean, std = got
         except (TypeError, ValueError) as err:
@@ -53,7 +44,7 @@ def check_best_lr(answer):
     ]
     for sweep in cases:
         want = _reference_pick(sweep)
-        got = _call(answer, f"pick_lr({sweep})", dict(sweep))
+        got = call_answer(answer, dict(sweep), what=f"pick_lr({sweep})")
         if not isinstance(got, (int, float)) or not math.isclose(got, want):
             raise ExerciseError(f"pick_lr({sweep}) should be {want}, got {got!r}. Skip the "
                                 "diverged runs (None); on a tie take the smaller rate")
@@ -70,7 +61,7 @@ def check_welch_t(answer):
              ([90.0, 91.0], [90.5, 92.5, 91.5, 93.0]), ([88.0, 89.0, 90.0], [88.0, 89.0, 90.0])]
     for a, b in cases:
         want = stats.ttest_ind(a, b, equal_var=False).statistic
-        got = as_array(_call(answer, f"welch_t({a}, {b})", list(a), list(b)), "welch_t")
+        got = as_array(call_answer(answer, list(a), list(b), what=f"welch_t({a}, {b})"), "welch_t")
         if got.size != 1:
             raise ExerciseError(f"welch_t must return one number, got shape {got.shape}")
         expect_close(got.reshape(()), want, f"welch_t({a}, {b})", rtol=1e-7, atol=1e-9,
