@@ -27,6 +27,14 @@ def _xp(a):
     return _backend.get_array_module(a)
 
 
+def _follow(state, p):
+    """Keep a parameter's state where the parameter is: the model may have
+    moved (``Module.to``) since the last step."""
+    for key, value in state.items():
+        if hasattr(value, "shape") and _backend.backend_of(value) != p.backend:
+            state[key] = _backend.to_backend(value, p.backend)
+
+
 class Optimizer:
     """Base class: parameter groups, per-parameter state, state dicts."""
 
@@ -88,6 +96,8 @@ class Optimizer:
                             f"{type(self).__name__}: a gradient of shape {g.shape} for a "
                             f"parameter of shape {p.data.shape}")
                     state = self.state.setdefault(id(p), {})
+                    if state:
+                        _follow(state, p)
                     self.update(p.data, g.astype(p.data.dtype, copy=False), state, group)
                     p._version += 1
 

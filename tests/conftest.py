@@ -1,7 +1,11 @@
 """Shared fixtures.
 
 ``backend`` runs a test once per array backend: NumPy always, CuPy only
-where CuPy imports and sees a GPU (skipped with the reason otherwise).
+where CuPy imports and sees a GPU (skipped with the reason otherwise), and
+``fake-cupy`` where it does not: the ``cupy`` backend served by
+``tests/fake_cupy.py``, a CPU stand-in as strict as CuPy about the host/device
+line (implicit conversions, host arrays in device ops, NumPy-only functions,
+CuPy's Generator API). It checks the plumbing, not GPU numerics or speed.
 """
 import numpy as np
 import pytest
@@ -23,11 +27,21 @@ BACKENDS = [
         pytest.mark.skipif(_cupy_skip_reason() is not None,
                            reason=_cupy_skip_reason() or ""),
     ]),
+    pytest.param("fake-cupy", id="fake-cupy", marks=[
+        pytest.mark.skipif(_cupy_skip_reason() is None,
+                           reason="a real GPU runs the cupy parameter"),
+    ]),
 ]
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request):
+    """"numpy" or "cupy" (the real one, or the CPU stand-in for "fake-cupy")."""
+    if request.param == "fake-cupy":
+        from tests import fake_cupy
+
+        fake_cupy.install(request.getfixturevalue("monkeypatch"))
+        return "cupy"
     return request.param
 
 

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import backend as _backend
 from ..tensor import Tensor
 
 
@@ -716,7 +717,8 @@ def _build():  # noqa: C901 - a long table, read from top to bottom
              lambda x, t, **kw: _F().binary_cross_entropy_with_logits(x, t, **kw),
              family="nn")
 
-    register("dropout", lambda x, p: N.dropout(x, p, generator=np.random.default_rng(7)),
+    register("dropout", lambda x, p: N.dropout(
+                 x, p, generator=_backend.get_xp(x.backend).random.default_rng(7)),
              lambda r: [Sample((_u(r, (4, 5)), 0.3), {}, "p = 0.3, fixed generator"),
                         Sample((_u(r, (4,)), 1.0), {}, "p = 1 (all dropped)"),
                         Sample((_u(r, (1, 3)), 0.5), {}, "size-1 axis"),

@@ -201,6 +201,8 @@ class Rule:
         self.generator = np.random.default_rng(seed)
         self.layers = learnable_layers(model)
         self.check_model()
+        #: the backend of the rule's own state: the model's (see :meth:`to`)
+        self.backend = next(iter(model.parameters())).backend
         self.last_signals = {}
         self.last_loss = None
         self.last_output = None
@@ -234,6 +236,26 @@ class Rule:
         to keep the layer as it is."""
         return None
 
+    # -- where the rule's state lives -------------------------------------------------
+    def to(self, target):
+        """Move the rule's own state (feedback matrices, local heads, ...) to
+        backend ``target`` ("numpy" or "cupy"). :meth:`step`, :meth:`updates`
+        and :meth:`predict` call it by themselves when the model has moved
+        (``model.to("cupy")``) since the rule was made. Returns self."""
+        _backend.get_xp(target)                  # a clear error if the backend is missing
+        model_modules = {id(m) for m in self.model.modules()}
+        for key, value in list(vars(self).items()):
+            if key not in ("model", "layers", "generator") and not key.startswith("last_"):
+                setattr(self, key, _moved(value, target, model_modules))
+        self.backend = target
+        return self
+
+    def follow_model(self):
+        """Move the rule's state to the model's backend if the model moved."""
+        backend = next(iter(self.model.parameters())).backend
+        if backend != self.backend:
+            self.to(backend)
+
     # -- the rule's own learnable parameters ------------------------------------------
     def named_parameters(self):
         """``(name, Parameter)`` for the parameters the rule itself learns
@@ -255,6 +277,7 @@ class Rule:
         """The model's class scores (or regression output) for ``x``, as this
         rule reads them: the model's output for most rules; Forward-Forward
         scans the labels."""
+        self.follow_model()
         return self.model(x)
 
     def loss(self, out, y):
@@ -291,6 +314,7 @@ class Rule:
         """``{parameter name: update array}`` for this batch, in the sign
         convention of a gradient (an optimizer subtracts it). Nothing is
         applied; ``last_signals`` holds the error each layer received."""
+        self.follow_model()
         self.last_signals = {}
         names, params = zip(*(list(self.model.named_parameters())
                                + list(self.named_parameters())))
@@ -326,6 +350,7 @@ class Rule:
     def step(self, x, y, optimizer):
         """Compute the updates, give them to ``optimizer`` as ``.grad``,
         step, then update the rule's own state. Returns measurements."""
+        self.follow_model()
         own = list(self.named_parameters())
         if own:
             held = {id(p) for p in optimizer.params()}
@@ -373,6 +398,31 @@ class Rule:
     def __repr__(self):
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}({self.name!r}{', ' + opts if opts else ''})"
+
+
+def _moved(value, target, skip):
+    """``value`` with every array, Tensor and Module in it moved to backend
+    ``target`` (dicts and lists in place); modules whose id is in ``skip``
+    (the model's own) are left to ``Module.to``."""
+    if isinstance(value, Tensor):
+        value.data = _backend.to_backend(value.data, target)
+        if value.grad is not None:
+            value.grad.data = _backend.to_backend(value.grad.data, target)
+        return value
+    if isinstance(value, nn.Module):
+        return value if id(value) in skip else value.to(target)
+    if isinstance(value, np.ndarray) or _backend.backend_of(value) == "cupy":
+        return _backend.to_backend(value, target)
+    if isinstance(value, dict):
+        for k in value:
+            value[k] = _moved(value[k], target, skip)
+        return value
+    if isinstance(value, list):
+        value[:] = [_moved(v, target, skip) for v in value]
+        return value
+    if type(value) is tuple:
+        return tuple(_moved(v, target, skip) for v in value)
+    return value
 
 
 def target_array(rule_name, y, out, soft=True):

@@ -224,6 +224,7 @@ class BinaryConnect(Rule):
         return binarize(layer.weight, h, self.options["clip_grad"])
 
     def predict(self, x):
+        self.follow_model()
         functions = {layer: (lambda x, name=name, layer=layer:
                              run_layer(layer, x, self.test_weight(name, layer)))
                      for name, layer in self.layers}
@@ -288,6 +289,7 @@ class StraightThrough(Rule):
     def predict(self, x):
         """The binary network: h = sign(a) (no draws, even after stochastic
         training)."""
+        self.follow_model()
         functions = {act: (lambda a: binarize(a, 1.0, self.options["clip_grad"]))
                      for _, act in self.activations}
         with layer_functions(functions):

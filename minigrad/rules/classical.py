@@ -107,6 +107,7 @@ class DeltaRule(_SingleLayer):
         return 2 * t - 1 if self.options["target"] == "pm1" else t
 
     def updates(self, x, y):
+        self.follow_model()
         h, a = self.inputs_and_output(x)
         xp = get_array_module(a)
         out = 1 / (1 + xp.exp(-a)) if self.options["output"] == "sigmoid" else a
@@ -134,6 +135,7 @@ class Perceptron(_SingleLayer):
     paper = "Rosenblatt 1958; Novikoff 1962"
 
     def updates(self, x, y):
+        self.follow_model()
         h, a = self.inputs_and_output(x)
         xp = get_array_module(a)
         y = y.data if isinstance(y, Tensor) else xp.asarray(y)

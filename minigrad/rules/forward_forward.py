@@ -548,6 +548,7 @@ class ForwardForward(Rule):
         last. Only one layer's activations are alive at a time. Collaborative
         FF puts every layer's goodness in every layer's loss, so it builds the
         whole graph first (:meth:`signals_and_loss`)."""
+        self.follow_model()
         if self.options["collaborative"] and len(self.ff_blocks) > 1:
             return super().updates(x, y)
         self.last_signals, self.last_goodness, ups = {}, {}, {}
@@ -630,6 +631,7 @@ class ForwardForward(Rule):
         logits. ``prediction`` ("goodness" or "readout") overrides the
         rule's ``predict`` option for this call, so one trained rule gives
         both."""
+        self.follow_model()
         prediction = self.prediction if prediction is None else prediction
         if prediction not in PREDICTIONS:
             raise ArgumentError(f"rule 'ff': prediction must be None or one of "

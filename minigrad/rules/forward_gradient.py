@@ -219,6 +219,7 @@ class ForwardGradient(Rule):
 
     def updates(self, x, y):
         """g = (1/K) Σₖ (∇f·vₖ) vₖ: K forward-mode passes, no backward pass."""
+        self.follow_model()
         self.last_signals = {}
         total, ds = None, []
         for k in range(self.n_samples):
@@ -378,6 +379,7 @@ class ActivityForwardGradient(Rule):
     def updates(self, x, y):
         """K draws (times L passes with ``per_layer``); each perturbed layer
         learns from its own input and ĝ_{zₗ} = d uₗ."""
+        self.follow_model()
         names = [name for name, _ in self.layers]
         modules = dict(self.layers)
         passes = [{n} for n in names] if self.per_layer else [set(names)]

@@ -321,6 +321,7 @@ class MonoForward(_LocalRule):
         """Each hidden block learns from Lᵢ = CE(aᵢMᵢᵀ, y) as soon as it has
         run, the output layer from the task loss (see
         :meth:`~_LocalRule.learn_block_by_block`)."""
+        self.follow_model()
         self.last_signals = {}
         ups, out, task, local, goodness = self.learn_block_by_block(x, y)
         scores = None
@@ -330,6 +331,7 @@ class MonoForward(_LocalRule):
         return self.adjust(ups)
 
     def predict(self, x):
+        self.follow_model()
         if self.options["predict"] == "output":
             return self.model(x)
         return self._scores(self.run_blocks(x, detach=False))
@@ -414,6 +416,7 @@ class LocalCrossEntropy(_LocalRule):
         ``detach=False``: every head's loss reaches every layer below it, so
         the whole network's graph is built and L_task + α Σᵢ Lᵢ differentiated
         at once (:meth:`signals_and_loss`), as backprop does."""
+        self.follow_model()
         if not self.options["detach"]:
             return super().updates(x, y)
         self.last_signals = {}

@@ -241,6 +241,7 @@ class Pepita(Rule):
         current layer, the dropout masks -- is reported to an active
         :class:`~minigrad.autodiff.track_saved_memory` (nothing else is done
         with it)."""
+        self.follow_model()
         masks = {}
         first_layer = self.blocks[0][0]
         x0 = self._run(self.prefix, _as_array(x), masks, first_layer)

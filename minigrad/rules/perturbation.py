@@ -299,6 +299,7 @@ class SimultaneousPerturbation(Rule):
         """ĝ = (1/K) Σₖ dₖ vₖ for every parameter, after one unperturbed pass
         (``last_loss``, ``last_output``); ``last_directional_derivatives``
         keeps the dₖ. No layer receives a signal: ``last_signals`` is empty."""
+        self.follow_model()
         self.last_signals = {}
         slots = parameter_slots(self.model)
         with layer_functions(shared_dropout_functions(self.model)), no_grad():
@@ -479,6 +480,7 @@ class NodePerturbation(Rule):
         as soon as the pass's per-example losses are known; what a noisy pass
         keeps until then (every layer's input and noise) is reported to an
         active memory tracker."""
+        self.follow_model()
         sigma, layers = self.sigma, self.layers
         dropout = shared_dropout_functions(self.model)
         with layer_functions(dropout), no_grad():

@@ -256,6 +256,7 @@ class PredictiveCoding(Rule):
 
     # -- inference, then learning ------------------------------------------------------
     def updates(self, x, y):
+        self.follow_model()
         T, gamma = int(self.options["T"]), self.options["inference_rate"]
         fixed, beta = bool(self.options["fixed_prediction"]), self.options["nudge"]
         h = _as_array(x)
