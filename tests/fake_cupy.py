@@ -430,6 +430,11 @@ class _Device:
     def synchronize(self):
         pass
 
+    @property
+    def mem_info(self):
+        """(free, total) bytes: a 16 GiB device with 12 GiB free."""
+        return 12 * 2 ** 30, 16 * 2 ** 30
+
     def __enter__(self):
         return self
 

@@ -255,17 +255,45 @@ def test_rule_and_optimizer_follow_a_model_moved_between_steps(backend):
 # --------------------------------------------------------------------------------
 # data and files
 # --------------------------------------------------------------------------------
-def test_dataloader_batches_agree_and_live_on_the_device(backend):
+class _CountingDataset(mg.data.Dataset):
+    gathers = 0
+
+    def __getitem__(self, index):
+        type(self).gathers += 1
+        return super().__getitem__(index)
+
+
+@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffle", "in-order"])
+@pytest.mark.parametrize("preload", ["auto", True, False])
+def test_dataloader_batches_agree_and_live_on_the_device(backend, preload, shuffle):
     data = np.random.default_rng(6)
-    ds = mg.data.Dataset(data.standard_normal((23, 4)), np.arange(23) % 5)
-    ref = list(mg.data.DataLoader(ds, 8, shuffle=True, seed=1, backend="numpy"))
-    got = list(mg.data.DataLoader(ds, 8, shuffle=True, seed=1, backend=backend))
+    ds = _CountingDataset(data.standard_normal((23, 4)), np.arange(23) % 5)
+    ref = _second_epoch(ds, shuffle)
+    _CountingDataset.gathers = 0
+    loader = mg.data.DataLoader(ds, 8, shuffle=shuffle, seed=1, backend=backend,
+                                preload=preload)
+    for _ in range(2):                                  # the second epoch reuses the copy
+        got = list(loader)
+    on_device = backend != "numpy" and preload is not False
+    assert loader.preloaded() == on_device
+    assert _CountingDataset.gathers == (0 if on_device else 6)
     assert len(got) == len(ref) == 3
     for (x, y), (rx, ry) in zip(got, ref):
         assert x.backend == y.backend == backend
         assert x.dtype == rx.dtype and y.dtype == ry.dtype
         close(x.data, rx.data, "batch inputs")
         np.testing.assert_array_equal(mg.backend.to_numpy(y.data), ry.numpy())
+
+
+def _second_epoch(ds, shuffle):
+    loader = mg.data.DataLoader(ds, 8, shuffle=shuffle, seed=1, backend="numpy")
+    list(loader)
+    return list(loader)
+
+
+def test_preload_refuses_a_bad_value():
+    with pytest.raises(mg.ArgumentError, match="preload must be 'auto', True or False"):
+        mg.data.DataLoader(mg.data.Dataset(np.ones((2, 1)), np.ones(2)), preload="yes")
 
 
 def test_a_device_model_saves_host_arrays_and_loads_on_either_backend(backend, tmp_path):
@@ -281,3 +309,85 @@ def test_a_device_model_saves_host_arrays_and_loads_on_either_backend(backend, t
             assert q.backend == target
             np.testing.assert_array_equal(mg.backend.to_numpy(q.data),
                                           mg.backend.to_numpy(p.data), err_msg=k)
+
+
+# --------------------------------------------------------------------------------
+# function transforms, inspection and a training run
+# --------------------------------------------------------------------------------
+def _f(w, x):
+    return (mg.tanh(x @ w) ** 2).sum() + (w * w).sum() * 0.1
+
+
+def _transforms(backend):
+    data = np.random.default_rng(8)
+    w = on(backend, data.standard_normal((4, 3)).astype(np.float32))
+    x = on(backend, data.standard_normal((5, 4)).astype(np.float32))
+    v = on(backend, data.standard_normal((4, 3)).astype(np.float32))
+    F = mg.functional
+    out = {"grad": F.grad(_f)(w, x),
+           "jvp": F.jvp(lambda w: _f(w, x), (w,), (v,))[1],
+           "vjp": F.vjp(lambda w: mg.tanh(x @ w), w)[1](on(backend, np.ones((5, 3),
+                                                                            np.float32)))[0],
+           "hvp": F.hvp(lambda w: _f(w, x), (w,), (v,)),
+           "hessian": F.hessian(lambda w: _f(w, x))(w),
+           "jacobian-fwd": F.jacobian(lambda w: mg.tanh(x @ w), mode="fwd")(w),
+           "jacobian-rev": F.jacobian(lambda w: mg.tanh(x @ w), mode="rev")(w)}
+    return {k: (v[0] if isinstance(v, tuple) else v) for k, v in out.items()}
+
+
+def test_function_transforms_agree(backend):
+    ref, got = _transforms("numpy"), _transforms(backend)
+    for k in ref:
+        assert got[k].backend == backend, k
+        close(got[k].data, ref[k].data, k)
+
+
+def _alignment(backend):
+    model = _mlp().to(backend)
+    data = np.random.default_rng(9)
+    x = on(backend, data.standard_normal((8, 5)).astype(np.float32))
+    y = on(backend, np.arange(8) % 3)
+    report = mg.inspect.alignment_report(rules.make("fa", model, seed=2), x, y)
+    stats = mg.inspect.estimator_statistics(rules.make("forward_gradient", model, seed=2),
+                                            x, y, draws=4)
+    return report, stats
+
+
+def test_alignment_angles_and_estimator_statistics_agree(backend):
+    (ref_report, ref_stats), (report, stats) = _alignment("numpy"), _alignment(backend)
+    assert len(_numbers(report)) > 30
+    assert _numbers(report) == pytest.approx(_numbers(ref_report), rel=1e-3, abs=1e-3)
+    assert _numbers(stats) == pytest.approx(_numbers(ref_stats), rel=1e-3, abs=1e-4)
+
+
+def _numbers(obj):
+    """Every float in a nested report (dicts, lists, dataclasses), in order."""
+    if hasattr(obj, "__dataclass_fields__"):
+        obj = vars(obj)
+    if isinstance(obj, dict):
+        return [n for k in sorted(obj, key=str) for n in _numbers(obj[k])]
+    if isinstance(obj, (list, tuple)):
+        return [n for v in obj for n in _numbers(v)]
+    if isinstance(obj, (int, float, np.number)) and not isinstance(obj, bool):
+        return [float(obj)]
+    return []
+
+
+def test_a_training_run_agrees_and_resumes_on_the_device(backend, tmp_path):
+    from minigrad.train import Run, TrainConfig
+
+    def config():
+        return TrainConfig(data="digits", hidden=(16,), epochs=2, batch_size=64,
+                           train_subset=256, rule="dfa", backend=backend)
+
+    ref = Run(TrainConfig(**{**vars(config()), "backend": "numpy"}), progress=False,
+              log=lambda *a: None)
+    ref.run_epochs()
+    run = Run(TrainConfig(**{**vars(config()), "epochs": 1}), out=tmp_path,
+              progress=False, log=lambda *a: None)
+    run.run_epochs()
+    resumed = Run.resume(tmp_path, epochs=2, progress=False, log=lambda *a: None)
+    resumed.run_epochs()
+    assert_on(backend, resumed.model.named_parameters(), "resumed run")
+    for key in ("train_loss", "test_loss", "test_accuracy"):
+        assert resumed.metrics[-1][key] == pytest.approx(ref.metrics[-1][key], rel=1e-3), key

@@ -65,10 +65,19 @@ class DataLoader:
     drawn from the loader's own Generator (seeded by ``seed``), so a run is
     reproducible and ``state_dict`` / ``load_state_dict`` resume it exactly.
     Inputs are converted to ``dtype`` (default: the default float dtype) on
-    ``backend``; integer targets stay int64."""
+    ``backend``; integer targets stay int64.
+
+    On the GPU (``backend="cupy"``) ``preload`` keeps the whole converted
+    dataset in device memory and gathers each batch there: the epoch's order
+    is uploaded once and no batch is copied from the host (the GPU is not
+    left waiting on copies). ``"auto"`` (default) preloads
+    when the data take at most a quarter of the free device memory;
+    ``True`` / ``False`` force it. On NumPy the data are in host memory
+    already and ``preload`` changes nothing. The batches are the same
+    either way (the order is drawn on the host from the same Generator)."""
 
     def __init__(self, dataset, batch_size=32, shuffle=False, drop_last=False, seed=0,
-                 backend=None, dtype=None):
+                 backend=None, dtype=None, preload="auto"):
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ArgumentError(f"DataLoader: batch_size must be a positive int, got "
                                 f"{batch_size!r}")
@@ -80,26 +89,61 @@ class DataLoader:
         self.generator = np.random.default_rng(seed)
         self.backend = backend or _backend.get_backend()
         self.dtype = np.dtype(dtype) if dtype is not None else _backend.get_default_dtype()
+        if preload not in ("auto", True, False):
+            raise ArgumentError(f"DataLoader: preload must be 'auto', True or False, got "
+                                f"{preload!r}")
+        self.preload = preload
+        self._device_data = None      # (x, y) on the device once preloaded
         self.epoch = 0
 
     def __len__(self):
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def _to_tensor(self, a):
+    def _convert(self, a):
+        """Float inputs to ``dtype``, integer targets to int64 (host arrays)."""
         if a.dtype.kind == "f":
-            a = a.astype(self.dtype, copy=False)
-        elif a.dtype.kind in "iub":
-            a = a.astype(np.int64, copy=False)
-        return Tensor(a, backend=self.backend)
+            return a.astype(self.dtype, copy=False)
+        if a.dtype.kind in "iub":
+            return a.astype(np.int64, copy=False)
+        return a
+
+    def _to_tensor(self, a):
+        return Tensor(self._convert(a), backend=self.backend)
+
+    def preloaded(self):
+        """Whether batches are gathered from a copy of the dataset in device memory."""
+        if self.backend == "numpy" or self.preload is False:
+            return False
+        if self.preload is True or self._device_data is not None:
+            return True
+        x, y = self.dataset.x, self.dataset.y
+        nbytes = x.size * (self.dtype.itemsize if x.dtype.kind == "f" else x.itemsize) + \
+            y.size * 8
+        free, _ = _backend.get_xp(self.backend).cuda.Device().mem_info
+        return nbytes <= free / 4
+
+    def _device_arrays(self):
+        if self._device_data is None:
+            xp = _backend.get_xp(self.backend)
+            self._device_data = tuple(xp.asarray(np.ascontiguousarray(self._convert(a)))
+                                      for a in (self.dataset.x, self.dataset.y))
+        return self._device_data
 
     def __iter__(self):
         n = len(self.dataset)
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        order = self.generator.permutation(n) if self.shuffle else None
         self.epoch += 1
         stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
+        device = self._device_arrays() if self.preloaded() else None
+        if device is not None and order is not None:
+            order = _backend.to_backend(order, self.backend)     # one upload per epoch
         for start in range(0, stop, self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = slice(start, min(start + self.batch_size, n)) if order is None else \
+                order[start:start + self.batch_size]
+            if device is not None:                       # gathered on the device
+                yield Tensor(device[0][idx]), Tensor(device[1][idx])
+                continue
             x, y = self.dataset[idx]
             yield self._to_tensor(np.ascontiguousarray(x)), self._to_tensor(np.asarray(y))
 

@@ -23,6 +23,7 @@ import numpy as np
 from ..autodiff import Op, apply
 from ..backend import get_array_module
 from ..errors import ArgumentError, DTypeError, ShapeError
+from . import cuda_kernels
 from ._util import const, tensor_args
 from .linalg import matmul
 from .reduction import max as _max
@@ -52,6 +53,9 @@ class Unfold(Op):
         self.in_hw = (h, w)
         (kh, kw), (dh, dw), (ph, pw), (sh, sw) = self.kernel, self.dilation, self.padding, self.stride
         ho, wo = _out_size(h, kh, dh, ph, sh), _out_size(w, kw, dw, pw, sw)
+        if cuda_kernels.available(xp) and x.dtype.char in "fd":      # one kernel on a GPU
+            return cuda_kernels.im2col(xp, x, self.kernel, self.dilation, self.padding,
+                                       self.stride, (ho, wo))
         if ph or pw:
             x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         cols = xp.empty((n, c, kh, kw, ho, wo), dtype=x.dtype)
@@ -88,6 +92,9 @@ class Fold(Op):
         (kh, kw), (dh, dw), (ph, pw), (sh, sw) = self.kernel, self.dilation, self.padding, self.stride
         ho, wo = _out_size(h, kh, dh, ph, sh), _out_size(w, kw, dw, pw, sw)
         c = cols.shape[1] // (kh * kw)
+        if cuda_kernels.available(xp) and cols.dtype.char in "fd":   # one kernel on a GPU
+            return cuda_kernels.col2im(xp, cols, n, c, self.output_size, self.kernel,
+                                       self.dilation, self.padding, self.stride, (ho, wo))
         cols = cols.reshape(n, c, kh, kw, ho, wo)
         out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
         for i in range(kh):
