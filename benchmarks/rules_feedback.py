@@ -17,7 +17,7 @@ what it has. Record them in RESULTS.md.
 
     python benchmarks/rules_feedback.py [--part lenet|mlp|both] [--epochs 100]
                                         [--mlp-epochs 20] [--lr 0.01] [--rules fa,dfa]
-                                        [--out FILE]
+                                        [--backend numpy|cupy] [--out FILE]
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from minigrad.inspect import update_alignment
 PUBLISHED = {"bp": 9.2, "fa": 13.06, "dfa": 12.81, "usf": 9.69, "brsf": 10.02, "frsf": 9.61}
 MLP_RULES = ["bp", "fa", "dfa", "usf", "brsf", "frsf", "kp", "pfa", "shallow"]
 PLASTIC = ("kp", "pfa")    # these decay W (and their feedback) themselves
+BACKEND = "numpy"          # --backend cupy runs everything on the GPU
 
 
 def test_error(model, split):
@@ -42,7 +43,7 @@ def test_error(model, split):
     wrong = 0
     with mg.no_grad():
         for i in range(0, len(split.test), 1000):
-            out = model(mg.tensor(split.test.x[i:i + 1000]))
+            out = model(mg.tensor(split.test.x[i:i + 1000]).to(BACKEND))
             wrong += int((out.numpy().argmax(1) != split.test.y[i:i + 1000]).sum())
     model.train()
     return 100.0 * wrong / len(split.test)
@@ -55,7 +56,7 @@ def train(rule_name, model, split, epochs, lr, batch, milestones, weight_decay, 
     opt = mg.optim.SGD(model.parameters(), lr=lr, momentum=0.9,
                        weight_decay=0.0 if rule_name in PLASTIC else weight_decay)
     sched = mg.optim.MultiStepLR(opt, milestones, 0.1)
-    loader = mg.data.DataLoader(split.train, batch, shuffle=True, seed=seed)
+    loader = mg.data.DataLoader(split.train, batch, shuffle=True, seed=seed, backend=BACKEND)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         for x, y in loader:
@@ -75,7 +76,7 @@ def part_lenet(split, epochs, lr, results, save, only=None):
         if only and name not in only:
             continue
         mg.manual_seed(0)
-        model = nn.lenet5(generator=np.random.default_rng(0))
+        model = nn.lenet5(generator=np.random.default_rng(0)).to(BACKEND)
         rows = results.setdefault("lenet", {}).setdefault(name, [])
         rows.clear()
 
@@ -88,11 +89,15 @@ def part_lenet(split, epochs, lr, results, save, only=None):
 
         rule_lr = lr.get(name, lr["default"])
         results.setdefault("lenet_lr", {})[name] = rule_lr
+        start = time.perf_counter()
         train(name, model, split, epochs, rule_lr, 64, milestones, 1e-3, 0, on_epoch)
+        results.setdefault("lenet_wall_s", {})[name] = time.perf_counter() - start
+        save()
         best = min(r["test_error"] for r in rows)
         print(f"  {name:<5} (lr {rule_lr}) final {rows[-1]['test_error']:.2f}% (best {best:.2f}%), "
               f"published "
-              f"{PUBLISHED[name]}%", flush=True)
+              f"{PUBLISHED[name]}%; wall time {results['lenet_wall_s'][name] / 60:.1f} min "
+              f"({BACKEND})", flush=True)
 
 
 def part_mlp(split, epochs, lr, results, save, only=None):
@@ -100,13 +105,13 @@ def part_mlp(split, epochs, lr, results, save, only=None):
     print(f"\nMLP 784-256-256-10 (tanh), SGD lr {lr['default']} (unless stated) momentum 0.9 "
           f"weight decay 1e-3, batch 64, "
           f"{epochs} epochs, lr x0.1 at {milestones}")
-    probe = [(mg.tensor(split.train.x[i * 256:(i + 1) * 256]), split.train.y[i * 256:(i + 1) * 256])
-             for i in range(5)]
+    probe = [(mg.tensor(split.train.x[i * 256:(i + 1) * 256]).to(BACKEND),
+              mg.tensor(split.train.y[i * 256:(i + 1) * 256]).to(BACKEND)) for i in range(5)]
     for name in MLP_RULES:
         if only and name not in only:
             continue
         mg.manual_seed(0)
-        model = nn.mlp([784, 256, 256, 10], "tanh", generator=np.random.default_rng(0))
+        model = nn.mlp([784, 256, 256, 10], "tanh", generator=np.random.default_rng(0)).to(BACKEND)
         rows = []
 
         def on_epoch(epoch, err, seconds, rule, rows=rows):
@@ -139,13 +144,17 @@ def main(argv=None):
                         help="per-rule learning rates, e.g. dfa=0.003,fa=0.01 (as biotorch "
                              "tunes the rate per method)")
     parser.add_argument("--rules", help="comma-separated subset of the rules to run")
+    parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
     parser.add_argument("--out", default="benchmarks/out/rules_feedback.json")
     args = parser.parse_args(argv)
+    global BACKEND
+    BACKEND = args.backend
     from bench_engine import machine
     print(f"machine: {machine()}; numpy {np.__version__}, minigrad {mg.__version__}")
     split = mg.data.load_dataset("fashion-mnist")
     results = {"budget": {"lenet_epochs": args.epochs, "mlp_epochs": args.mlp_epochs,
-                          "lr": args.lr, "rule_lr": args.rule_lr}}
+                          "lr": args.lr, "rule_lr": args.rule_lr}, "backend": BACKEND,
+               "machine": machine()}
     lr = {"default": args.lr}
     for item in filter(None, args.rule_lr.split(",")):
         name, value = item.split("=")
