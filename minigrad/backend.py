@@ -216,13 +216,32 @@ def default_generator(backend: str | None = None):
 
 def get_rng_state(backend: str | None = None):
     """The state of a backend's default generator, to save in a checkpoint
-    (a JSON-serialisable dict for NumPy's PCG64)."""
-    return default_generator(backend).bit_generator.state
+    (a JSON-serialisable dict for NumPy's PCG64). CuPy's Generator has no
+    state to read: :func:`reseed` it at known points instead."""
+    return _bit_generator(backend).state
 
 
 def set_rng_state(state, backend: str | None = None) -> None:
     """Restore a state returned by :func:`get_rng_state`."""
-    default_generator(backend).bit_generator.state = state
+    _bit_generator(backend).state = state
+
+
+def _bit_generator(backend):
+    gen = default_generator(backend)
+    if not hasattr(gen, "bit_generator"):
+        raise BackendError(
+            "the state of CuPy's random Generator cannot be read or restored (it lives in "
+            "cuRAND on the GPU); reseed it with minigrad.backend.reseed at known points "
+            "instead, as training runs do at every epoch")
+    return gen.bit_generator
+
+
+def reseed(backend: str, seed) -> None:
+    """Replace ``backend``'s default generator by a fresh one seeded with
+    ``seed`` (an int or a list of ints, e.g. ``[run seed, epoch]``)."""
+    name = _check_backend_name(backend)
+    xp = np if name == "numpy" else _require_cupy()
+    _generators[name] = xp.random.default_rng(seed)
 
 
 def generator_backend(generator) -> str:

@@ -224,6 +224,10 @@ class Run:
         from tqdm import tqdm
 
         self.epoch += 1
+        if self.cfg.backend != "numpy":
+            # CuPy's generator state cannot be saved, so each epoch starts from a
+            # known seed: a resumed run draws what an uninterrupted one would
+            _backend.reseed(self.cfg.backend, [self.cfg.seed, self.epoch])
         self.model.train()
         start = time.perf_counter()
         total, correct, count = 0.0, 0, 0
@@ -295,10 +299,8 @@ class Run:
         return out
 
     def checkpoint(self):
-        try:
-            rng = _backend.get_rng_state(self.cfg.backend)
-        except Exception:   # a backend whose generator state cannot be read
-            rng = None
+        # CuPy's generator has no state to save; run_epoch reseeds it instead
+        rng = _backend.get_rng_state("numpy") if self.cfg.backend == "numpy" else None
         return {"format": "minigrad-train", "config": asdict(self.cfg), "epoch": self.epoch,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,

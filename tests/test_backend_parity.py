@@ -391,3 +391,35 @@ def test_a_training_run_agrees_and_resumes_on_the_device(backend, tmp_path):
     assert_on(backend, resumed.model.named_parameters(), "resumed run")
     for key in ("train_loss", "test_loss", "test_accuracy"):
         assert resumed.metrics[-1][key] == pytest.approx(ref.metrics[-1][key], rel=1e-3), key
+
+
+def test_a_resumed_run_with_dropout_draws_what_an_uninterrupted_one_does(backend, tmp_path):
+    """CuPy's generator state cannot be saved, so every epoch reseeds it
+    from (seed, epoch): stopping after an epoch and resuming changes nothing."""
+    from minigrad.train import Run, TrainConfig
+
+    def config(epochs):
+        return TrainConfig(data="digits", hidden=(16,), epochs=epochs, batch_size=64,
+                           train_subset=256, dropout=0.3, backend=backend)
+
+    straight = Run(config(2), progress=False, log=lambda *a: None)
+    straight.run_epochs()
+    Run(config(1), out=tmp_path, progress=False, log=lambda *a: None).run_epochs()
+    resumed = Run.resume(tmp_path, epochs=2, progress=False, log=lambda *a: None)
+    resumed.run_epochs()
+    for (k, p), (_, q) in zip(straight.model.named_parameters(),
+                              resumed.model.named_parameters()):
+        np.testing.assert_array_equal(mg.backend.to_numpy(q.data),
+                                      mg.backend.to_numpy(p.data), err_msg=k)
+
+
+def test_the_cupy_generator_state_error_says_what_to_do_instead(backend):
+    if backend == "numpy":
+        assert isinstance(mg.backend.get_rng_state("numpy"), dict)
+        return
+    with pytest.raises(mg.BackendError, match="cannot be read or restored.*reseed"):
+        mg.backend.get_rng_state("cupy")
+    mg.backend.reseed("cupy", [1, 2])
+    a = mg.randn(3, backend="cupy").numpy()
+    mg.backend.reseed("cupy", [1, 2])
+    np.testing.assert_array_equal(mg.randn(3, backend="cupy").numpy(), a)
