@@ -472,6 +472,8 @@ cupyx_special = types.ModuleType("cupyx.scipy.special")
 def _special(name):
     from scipy import special as _sp
 
+    if name.startswith("__"):
+        raise AttributeError(f"module 'cupyx.scipy.special' has no attribute {name!r}")
     return _device_function(name, getattr(_sp, name))
 
 
