@@ -267,36 +267,56 @@ def machine():
     return describe_machine()
 
 
-def lenet_step_factories(batch=64, seed=0):
-    """One LeNet-5 train step (SGD, cross-entropy) on 28x28 inputs, batch 64:
-    minigrad's ``nn.lenet5`` and the same network in PyTorch with the same
-    weights."""
+def torch_twin(model_name):
+    """The PyTorch network of ``minigrad_model(model_name)``."""
+    import torch
+
+    nn = torch.nn
+    if model_name == "mlp":
+        layers = []
+        for i, o in zip(SIZES[:-1], SIZES[1:]):
+            layers += [nn.Linear(i, o), nn.ReLU()]
+        return nn.Sequential(*layers[:-1])
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
+def minigrad_model(model_name, rng):
+    if model_name == "mlp":
+        return mg.nn.mlp(list(SIZES), "relu", generator=rng)
+    return mg.nn.lenet5(1, 10, 28, "relu", generator=rng)
+
+
+def step_pair(model_name="lenet5", batch=64, backend="numpy", device="cpu", seed=0):
+    """{"minigrad": step, "torch": step}: one training step (SGD,
+    cross-entropy) of the MLP or LeNet-5 on 28x28 inputs, the same network
+    with the same weights in both libraries, on ``backend`` / ``device``."""
     import torch
 
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    shape = (batch, SIZES[0]) if model_name == "mlp" else (batch, 1, 28, 28)
+    x = rng.standard_normal(shape).astype(np.float32)
     y = rng.integers(0, 10, batch)
-    model = mg.nn.lenet5(1, 10, 28, "relu", generator=rng)
+    model = minigrad_model(model_name, rng)
+    tmodel = torch_twin(model_name)
+    with torch.no_grad():
+        for tp, (_, p) in zip(tmodel.parameters(), model.named_parameters()):
+            tp.copy_(torch.tensor(p.numpy()))
+    model.to(backend)
+    tmodel.to(device)
     opt = mg.optim.SGD(model.parameters(), lr=LR)
-    xt = mg.Tensor(x)
+    topt = torch.optim.SGD(tmodel.parameters(), lr=LR)
+    xt, yt = mg.tensor(x).to(backend), mg.tensor(y).to(backend)
+    tx, ty = torch.tensor(x, device=device), torch.tensor(y, device=device)
 
     def minigrad_step():
-        loss = mg.cross_entropy(model(xt), y)
+        loss = mg.cross_entropy(model(xt), yt)
         opt.zero_grad()
         loss.backward()
         opt.step()
         return loss.item()
-
-    tmodel = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-        torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
-        torch.nn.Linear(84, 10))
-    with torch.no_grad():
-        for tp, (_, p) in zip(tmodel.parameters(), model.named_parameters()):
-            tp.copy_(torch.tensor(p.data))
-    topt = torch.optim.SGD(tmodel.parameters(), lr=LR)
-    tx, ty = torch.tensor(x), torch.tensor(y)
 
     def torch_step():
         loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
@@ -358,7 +378,7 @@ def main(argv=None):
               f"{per_op['torch']:6.2f} us/op   ratio {ratio(t, 'minigrad', 'torch'):.2f}")
     print("   (target: minigrad no slower than torch eager, ratio <= 1.0)")
 
-    steps = lenet_step_factories()
+    steps = step_pair("lenet5", 64)
     losses = {k: [f() for _ in range(3)] for k, f in steps.items()}
     assert np.allclose(losses["minigrad"], losses["torch"], rtol=1e-3), losses
     print(f"\n3. LeNet-5 train step, batch 64, float32 (losses agree: "

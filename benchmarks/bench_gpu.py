@@ -28,76 +28,16 @@ import numpy as np
 import minigrad as mg
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_engine import interleaved, machine, ratio  # noqa: E402
+from bench_engine import interleaved, machine, minigrad_model, ratio, step_pair  # noqa: E402
 
-SIZES = [784, 1000, 1000, 10]
 LR = 0.01
-
-
-def torch_twin(model_name):
-    import torch
-
-    nn = torch.nn
-    if model_name == "mlp":
-        layers = []
-        for i, o in zip(SIZES[:-1], SIZES[1:]):
-            layers += [nn.Linear(i, o), nn.ReLU()]
-        return nn.Sequential(*layers[:-1])
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-
-
-def minigrad_model(model_name, rng):
-    if model_name == "mlp":
-        return mg.nn.mlp(SIZES, "relu", generator=rng)
-    return mg.nn.lenet5(1, 10, 28, "relu", generator=rng)
-
-
-def problem(model_name, batch, seed=0):
-    rng = np.random.default_rng(seed)
-    shape = (batch, 784) if model_name == "mlp" else (batch, 1, 28, 28)
-    return rng.standard_normal(shape).astype(np.float32), rng.integers(0, 10, batch), rng
-
-
-def step_pair(model_name, batch, backend, device):
-    """{"minigrad": step, "torch": step} on the same weights and batch."""
-    import torch
-
-    x, y, rng = problem(model_name, batch)
-    model = minigrad_model(model_name, rng)
-    tmodel = torch_twin(model_name)
-    with torch.no_grad():
-        for tp, (_, p) in zip(tmodel.parameters(), model.named_parameters()):
-            tp.copy_(torch.tensor(p.numpy()))
-    model.to(backend)
-    tmodel.to(device)
-    opt = mg.optim.SGD(model.parameters(), lr=LR)
-    topt = torch.optim.SGD(tmodel.parameters(), lr=LR)
-    xt, yt = mg.tensor(x).to(backend), mg.tensor(y).to(backend)
-    tx, ty = torch.tensor(x, device=device), torch.tensor(y, device=device)
-
-    def minigrad_step():
-        loss = mg.cross_entropy(model(xt), yt)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    def torch_step():
-        loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
-        topt.zero_grad()
-        loss.backward()
-        topt.step()
-        return loss.item()
-
-    return {"minigrad": minigrad_step, "torch": torch_step}
 
 
 def rule_steps(names, batch, backend):
     """{rule: step} for LeNet-5 trained by each rule (minigrad only)."""
-    x, y, _ = problem("lenet5", batch)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
     out = {}
     for name in names:
         model = minigrad_model("lenet5", np.random.default_rng(0)).to(backend)
