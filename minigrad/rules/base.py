@@ -239,8 +239,8 @@ class Rule:
     # -- where the rule's state lives -------------------------------------------------
     def to(self, target):
         """Move the rule's own state (feedback matrices, local heads, ...) to
-        backend ``target`` ("numpy" or "cupy"). :meth:`step`, :meth:`updates`
-        and :meth:`predict` call it by themselves when the model has moved
+        backend ``target`` ("numpy" or "cupy"). :meth:`updates` (so
+        :meth:`step`) and :meth:`predict` call it by themselves when the model has moved
         (``model.to("cupy")``) since the rule was made. Returns self."""
         _backend.get_xp(target)                  # a clear error if the backend is missing
         model_modules = {id(m) for m in self.model.modules()}
@@ -350,7 +350,6 @@ class Rule:
     def step(self, x, y, optimizer):
         """Compute the updates, give them to ``optimizer`` as ``.grad``,
         step, then update the rule's own state. Returns measurements."""
-        self.follow_model()
         own = list(self.named_parameters())
         if own:
             held = {id(p) for p in optimizer.params()}
