@@ -437,16 +437,22 @@ def _grads(params):
 
 def clip_grad_norm_(params, max_norm, norm_type=2.0):
     """Scale all gradients together so their joint norm is at most
-    ``max_norm`` (in place). Returns the norm before clipping."""
+    ``max_norm`` (in place). Returns the norm before clipping.
+
+    The per-gradient partial norms stay on the gradients' device and are
+    combined there, so a GPU step waits for the device once, not once per
+    parameter."""
     params = [params] if isinstance(params, Tensor) else list(params)
     grads = _grads(params)
     if not grads:
         return 0.0
+    xp = _xp(grads[0].data)
     if norm_type == math.inf:
-        total = max(float(_xp(g.data).abs(g.data).max()) for g in grads)
+        parts = [xp.abs(g.data).max().astype(xp.float64) for g in grads]
+        total = float(xp.stack(parts).max())
     else:
-        total = sum(float((_xp(g.data).abs(g.data) ** norm_type).sum())
-                    for g in grads) ** (1.0 / norm_type)
+        parts = [(xp.abs(g.data) ** norm_type).sum(dtype=xp.float64) for g in grads]
+        total = float(xp.stack(parts).sum()) ** (1.0 / norm_type)
     coef = max_norm / (total + 1e-6)
     if coef < 1:
         for g in grads:
