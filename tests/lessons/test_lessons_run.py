@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-LESSONS = Path(__file__).resolve().parents[2] / "lessons"
+ROOT = Path(__file__).resolve().parents[2]
+LESSONS = ROOT / "lessons"
 FILES = sorted(LESSONS.glob("[0-9][0-9]_*.py"))
 TESTS = Path(__file__).resolve().parent
 
@@ -24,8 +25,10 @@ def test_there_are_twelve_lessons_numbered_in_order():
 
 @pytest.mark.parametrize("path", FILES, ids=[f.stem for f in FILES])
 def test_lesson_runs_in_fast_mode(path, tmp_path):
+    # the lesson imports this checkout's minigrad, as the tests in this process do
+    path_entries = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env = dict(os.environ, MINIGRAD_FAST="1", MINIGRAD_FIGURES=str(tmp_path), MPLBACKEND="Agg",
-               PYTHONHASHSEED="0")
+               PYTHONHASHSEED="0", PYTHONPATH=os.pathsep.join(path_entries))
     done = subprocess.run([sys.executable, path.name], cwd=LESSONS, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"{path.name} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
