@@ -72,9 +72,14 @@ class DataLoader:
     is uploaded once and no batch is copied from the host (the GPU is not
     left waiting on copies). ``"auto"`` (default) preloads
     when the data take at most a quarter of the free device memory;
-    ``True`` / ``False`` force it. On NumPy the data are in host memory
-    already and ``preload`` changes nothing. The batches are the same
-    either way (the order is drawn on the host from the same Generator)."""
+    ``True`` / ``False`` force it. Without preloading each batch is
+    gathered on the host and uploaded by ``cupy.asarray``, which stages it
+    through CuPy's pinned-memory pool and copies it asynchronously on the
+    current stream (what torch's ``pin_memory`` asks for); the batch is a
+    fresh array, so nothing writes to it during the copy. On NumPy the data
+    are in host memory already and ``preload`` changes nothing. The batches
+    are the same either way (the order is drawn on the host from the same
+    Generator)."""
 
     def __init__(self, dataset, batch_size=32, shuffle=False, drop_last=False, seed=0,
                  backend=None, dtype=None, preload="auto"):
