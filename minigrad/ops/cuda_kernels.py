@@ -13,10 +13,30 @@ in one launch with one thread per output element:
   each thread gathers its own sum (no atomics), adding in the same (i, j)
   order as the NumPy loop.
 
+The optimizers' updates are fused the same way (torch's ``fused=True``):
+the readable NumPy-style update in :mod:`minigrad.optim` is a chain of
+elementwise array operations, each a kernel on a GPU (13 per parameter
+for Adam), where these do each parameter's whole update in one:
+
+* sgd: w ← w − η(g + λw);
+* sgd_momentum: d = g + λw, b ← d at the first step, else μb + (1 − τ)d,
+  w ← w − η(d + μb) with Nesterov, else w − ηb;
+* adam / adam_amsgrad: d = g + λw (coupled decay) or w ← (1 − ηλ)w (AdamW),
+  m ← β₁m + (1 − β₁)d, v ← β₂v + (1 − β₂)d², v̂ = v (or v_max ← max(v_max, v)),
+  w ← w − (η / (1 − β₁ᵗ)) · m / (√v̂ / √(1 − β₂ᵗ) + ε).
+
+Each line mirrors the reference's arithmetic in the same order; the GPU may
+fuse a multiply and an add into one rounding (FMA), so float32 results agree
+with the reference to a few ulps, not bit for bit.
+
 ``tests/ops/test_cuda_kernels.py`` checks them against the NumPy reference
-on a GPU. They are used only on a real CuPy (``available``).
+on a GPU, and ``tests/ops/test_cuda_kernels_compile.py`` compiles them with
+NVRTC wherever CuPy imports. They are used only on a real CuPy
+(``available``).
 """
 from __future__ import annotations
+
+import math
 
 _KERNELS = {}
 
@@ -58,15 +78,57 @@ def available(xp) -> bool:
     return getattr(xp, "ElementwiseKernel", None) is not None and hasattr(xp, "cuda")
 
 
+_SGD = r"""
+    w = w - lr * (wd != (T)0 ? g + wd * w : g);
+"""
+
+_SGD_MOMENTUM = r"""
+    const T d = wd != (T)0 ? g + wd * w : g;
+    buf = first ? d : mu * buf + one_minus_damp * d;
+    w = w - lr * (nesterov ? d + mu * buf : buf);
+"""
+
+_ADAM_STEP = r"""
+    T d = g;
+    if (decoupled) { if (wd != (T)0) w = w * decay; }
+    else if (wd != (T)0) d = g + wd * w;
+    m = b1 * m + one_minus_b1 * d;
+    v = b2 * v + one_minus_b2 * d * d;
+"""
+_ADAM_UPDATE = r"""
+    w = w - step_size * (m / (sqrt(vhat) / sqrt_bias2 + eps));
+"""
+_ADAM = _ADAM_STEP + "    const T vhat = v;\n" + _ADAM_UPDATE
+_ADAM_AMSGRAD = _ADAM_STEP + "    vmax = max(vmax, v);\n    const T vhat = vmax;\n" + \
+    _ADAM_UPDATE
+
+_ADAM_IN = ("T g, T wd, T decay, int32 decoupled, T b1, T one_minus_b1, T b2, T one_minus_b2, "
+            "T step_size, T sqrt_bias2, T eps")
+
+# name -> (inputs, outputs, body); the kernel is named minigrad_<name>
+_SPECS = {
+    "im2col": (f"raw T x, {_GEOMETRY}", "T cols", _IM2COL),
+    "col2im": (f"raw T cols, {_GEOMETRY}", "T x", _COL2IM),
+    "sgd": ("T g, T lr, T wd", "T w", _SGD),
+    "sgd_momentum": ("T g, T lr, T wd, T mu, T one_minus_damp, int32 nesterov, int32 first",
+                     "T w, T buf", _SGD_MOMENTUM),
+    "adam": (_ADAM_IN, "T w, T m, T v", _ADAM),
+    "adam_amsgrad": (_ADAM_IN, "T w, T m, T v, T vmax", _ADAM_AMSGRAD),
+}
+
+
 def _kernel(xp, name):
     if name not in _KERNELS:
-        if name == "im2col":
-            _KERNELS[name] = xp.ElementwiseKernel(
-                f"raw T x, {_GEOMETRY}", "T cols", _IM2COL, "minigrad_im2col")
-        else:
-            _KERNELS[name] = xp.ElementwiseKernel(
-                f"raw T cols, {_GEOMETRY}", "T x", _COL2IM, "minigrad_col2im")
+        inputs, outputs, body = _SPECS[name]
+        _KERNELS[name] = xp.ElementwiseKernel(inputs, outputs, body, f"minigrad_{name}")
     return _KERNELS[name]
+
+
+def fusable(xp, w, g):
+    """True where the fused optimizer kernels apply: a real CuPy, and a
+    float32/float64 parameter with a gradient of its shape and dtype."""
+    return (available(xp) and w.dtype.char in "fd" and g.dtype == w.dtype
+            and g.shape == w.shape)
 
 
 def im2col(xp, x, kernel, dilation, padding, stride, out_hw):
@@ -89,3 +151,39 @@ def col2im(xp, cols, n, c, output_size, kernel, dilation, padding, stride, out_h
         _kernel(xp, "col2im")(xp.ascontiguousarray(cols), h, w, kh, kw, dh, dw, ph, pw, sh, sw,
                               ho, wo, x)
     return x
+
+
+def sgd_update(xp, w, g, state, group):
+    """``SGD.update`` in one kernel per parameter (in place on w and the
+    momentum buffer, which it creates at the first step as the reference does)."""
+    lr, wd, mu = group["lr"], group["weight_decay"], group["momentum"]
+    if not mu:
+        _kernel(xp, "sgd")(g, lr, wd, w)
+        return
+    first = "momentum_buffer" not in state
+    if first:
+        state["momentum_buffer"] = xp.empty_like(w)
+    _kernel(xp, "sgd_momentum")(g, lr, wd, mu, 1 - group["dampening"],
+                                int(bool(group["nesterov"])), int(first),
+                                w, state["momentum_buffer"])
+
+
+def adam_update(xp, w, g, state, group, decoupled):
+    """``Adam.update`` (and AdamW's, ``decoupled``) in one kernel per
+    parameter; the state keys and the bias corrections are the reference's."""
+    lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+    if "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = xp.zeros_like(w)
+        state["exp_avg_sq"] = xp.zeros_like(w)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = xp.zeros_like(w)
+    state["step"] += 1
+    t = state["step"]
+    args = (g, wd, 1 - lr * wd, int(bool(decoupled)), b1, 1 - b1, b2, 1 - b2,
+            lr / (1 - b1 ** t), math.sqrt(1 - b2 ** t), eps,
+            w, state["exp_avg"], state["exp_avg_sq"])
+    if group["amsgrad"]:
+        _kernel(xp, "adam_amsgrad")(*args, state["max_exp_avg_sq"])
+    else:
+        _kernel(xp, "adam")(*args)

@@ -62,3 +62,59 @@ def test_conv2d_on_the_gpu_uses_the_kernels(monkeypatch):
     x = mg.tensor(np.ones((2, 2, 5, 5), np.float32)).to("cupy").requires_grad_()
     layer(x).sum().backward()
     assert "im2col" in calls and "col2im" in calls
+
+
+# --- the fused optimizer updates --------------------------------------------------------
+OPTIMIZER_CASES = [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "weight_decay": 0.01}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.01}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.01, "weight_decay": 0.01, "betas": (0.8, 0.99)}),
+    ("Adam", {"lr": 0.01, "amsgrad": True}),
+    ("AdamW", {"lr": 0.01}),
+    ("AdamW", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1}),
+]
+
+
+def _run_optimizer(name, options, dtype, fused, monkeypatch):
+    import cupy
+
+    with monkeypatch.context() as m:
+        if not fused:                  # the reference: the update's array code, on the GPU
+            m.setattr(cuda_kernels, "fusable", lambda *a: False)
+        rng = np.random.default_rng(0)
+        params = [mg.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True).to("cupy")
+                  for s in ((7, 5), (5,), (3, 1, 2, 2))]
+        opt = getattr(mg.optim, name)(params, **options)
+        for step in range(4):
+            for k, p in enumerate(params):
+                g = np.random.default_rng(10 * step + k).standard_normal(p.shape).astype(dtype)
+                p.grad = mg.tensor(g).to("cupy")
+            opt.step()
+        state = [{key: cupy.asnumpy(v) for key, v in opt.state[id(p)].items()
+                  if hasattr(v, "shape")} for p in params]
+        return [p.numpy() for p in params], state
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", OPTIMIZER_CASES, ids=str)
+def test_fused_optimizer_updates_match_the_reference(case, dtype, monkeypatch):
+    name, options = case
+    calls = []
+    for kernel in ("sgd_update", "adam_update"):
+        real = getattr(cuda_kernels, kernel)
+        monkeypatch.setattr(cuda_kernels, kernel,
+                            lambda *a, real=real, kernel=kernel: calls.append(kernel) or real(*a))
+    fused = _run_optimizer(name, options, dtype, True, monkeypatch)
+    assert calls, "the fused kernels were not used"
+    reference = _run_optimizer(name, options, dtype, False, monkeypatch)
+    tol = 1e-5 if dtype == np.float32 else 1e-12         # FMA contraction on the GPU
+    for a, b in zip(fused[0], reference[0]):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    for sa, sb in zip(fused[1], reference[1]):
+        assert sa.keys() == sb.keys()
+        for key in sa:
+            np.testing.assert_allclose(sa[key], sb[key], rtol=tol, atol=tol, err_msg=key)

@@ -44,24 +44,39 @@ def _cupy_and_nvrtc():
 _NDARRAY, _INDEXER, _SCALAR = 1, 2, 3
 
 
+# the input arrays each kernel is launched with, and their ndim as CuPy sees
+# them (raw arrays keep theirs; the others, C-contiguous, are flattened to 1-d
+# by CuPy's reduce_dims); every other input is a scalar, every output an array
+INPUT_ARRAYS = {"im2col": {"x": 4}, "col2im": {"cols": 3}, "sgd": {"g": 1},
+                "sgd_momentum": {"g": 1}, "adam": {"g": 1}, "adam_amsgrad": {"g": 1}}
+
+
+def test_every_kernel_is_listed():
+    assert set(INPUT_ARRAYS) == set(cuda_kernels._SPECS)
+
+
 def _source(name, dtype, operation=None):
     """The CUDA source CuPy generates for ``cuda_kernels``'s kernel ``name``
-    launched as ``im2col``/``col2im`` launch it: a C-contiguous raw input
-    (4-d for im2col, 3-d for col2im), twelve int32 scalars, and a C-contiguous
-    output that CuPy's reduce_dims flattens to one dimension."""
+    launched as ``cuda_kernels`` launches it (``INPUT_ARRAYS``; C-contiguous
+    arrays of ``dtype``; outputs flattened to 1-d by CuPy's reduce_dims)."""
     cupy, _kernel, _carray, _scalar, _ = _cupy_and_nvrtc()
     kernel = cuda_kernels._kernel(cupy, name)
     dtype = np.dtype(dtype)
-    n_scalars = len(cuda_kernels._GEOMETRY.split(","))
-    infos = ((_kernel._ArgInfo(_NDARRAY, cupy.ndarray, dtype, 4 if name == "im2col" else 3,
-                               True, True),)
-             + tuple(_kernel._ArgInfo(_SCALAR, _scalar.CScalar, np.dtype(np.int32), 0, True, True)
-                     for _ in range(n_scalars))
-             + (_kernel._ArgInfo(_NDARRAY, cupy.ndarray, dtype, 1, True, True),
-                _kernel._ArgInfo(_INDEXER, _carray.Indexer, None, 1, True, True)))
+    arrays = INPUT_ARRAYS[name]
+    infos = []
+    for param in kernel.in_params:
+        if param.name in arrays:
+            infos.append(_kernel._ArgInfo(_NDARRAY, cupy.ndarray, dtype, arrays[param.name],
+                                          True, True))
+        else:
+            scalar_type = dtype if param.dtype is None else np.dtype(param.dtype)
+            infos.append(_kernel._ArgInfo(_SCALAR, _scalar.CScalar, scalar_type, 0, True, True))
+    infos += [_kernel._ArgInfo(_NDARRAY, cupy.ndarray, dtype, 1, True, True)
+              for _ in kernel.out_params]
+    infos.append(_kernel._ArgInfo(_INDEXER, _carray.Indexer, None, 1, True, True))
     types = _kernel._TypeMap((("T", dtype),))
     body = kernel.operation if operation is None else operation
-    code = _kernel._get_elementwise_kernel_code(infos, types, kernel.params, body,
+    code = _kernel._get_elementwise_kernel_code(tuple(infos), types, kernel.params, body,
                                                 kernel.name, kernel.preamble)
     # the headers CuPy puts before every kernel it compiles
     return "#include <cupy/complex.cuh>\n#include <cupy/carray.cuh>\n" \
@@ -86,7 +101,7 @@ def _compile(source):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", ["im2col", "col2im"])
+@pytest.mark.parametrize("name", sorted(INPUT_ARRAYS))
 def test_the_kernel_compiles(name, dtype):
     source = _source(name, dtype)
     assert f"minigrad_{name}" in source and cuda_kernels._KERNELS[name].operation in source
