@@ -225,10 +225,18 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
 
 
 def _nll_loss(log_probs, target, weight, ignore_index, reduction, name):
-    """nll_loss, with errors naming ``name`` (the function the user called:
-    ``cross_entropy`` calls this on its log-probabilities)."""
-    _float_input(log_probs, name)
+    """nll_loss, with errors naming ``name`` (the function the user called)."""
     _check_reduction(reduction, name)
+    loss, weight_sum, _ = _nll_terms(log_probs, target, weight, ignore_index, name)
+    return _reduce_loss(loss, reduction, name, weight_sum)
+
+
+def _nll_terms(log_probs, target, weight, ignore_index, name):
+    """(ℓ shaped like the target, the total weight of the non-ignored
+    targets that ``reduction="mean"`` divides by -- None when that is just
+    their number --, the mask of the non-ignored targets or None when none is
+    ignored)."""
+    _float_input(log_probs, name)
     xp = get_array_module(log_probs.data)
     t = target.data if isinstance(target, Tensor) else xp.asarray(target)
     if t.dtype.kind not in "iu":
@@ -245,23 +253,40 @@ def _nll_loss(log_probs, target, weight, ignore_index, reduction, name):
         raise ShapeError(f"{name}: target has shape {tuple(t.shape)} but input of shape "
                          f"{lp.shape} needs a target of shape {expected}")
     n_classes = lp.shape[0] if lp.ndim == 1 else lp.shape[1]
+    valid = _valid_targets(t, n_classes, ignore_index, lp.shape, name)
+    flat = _classes_last(lp) if lp.ndim > 1 else reshape(lp, (1, -1))
+    t_flat = (t if valid is None else xp.where(valid, t, 0)).reshape(-1)
+    picked = getitem(flat, (xp.arange(t_flat.shape[0]), t_flat))    # (M,)
+    wt = _weight_array(weight, n_classes, lp, name)
+    if valid is None and wt is None:       # every weight is 1: the mean is the plain mean
+        loss, weight_sum = -picked, None
+    else:
+        w = xp.ones(t_flat.shape, dtype=lp.data.dtype) if wt is None else wt[t_flat]
+        if valid is not None:
+            w = w * valid.reshape(-1)
+        loss = -picked * const(w)
+        weight_sum = const(xp.asarray(w.sum(), dtype=lp.data.dtype))
+    return reshape(loss, tuple(t.shape)), weight_sum, valid
+
+
+def _valid_targets(t, n_classes, ignore_index, shape, name):
+    """The mask of the non-ignored targets, or None when every target is a
+    class index in [0, C) and none equals ``ignore_index`` (the usual case,
+    settled by one read of the targets' minimum and maximum: on a GPU, one
+    wait for the device). An index out of range is an error."""
+    if t.size == 0:
+        return None
+    xp = get_array_module(t)
+    lo, hi = (int(v) for v in _backend.to_numpy(xp.stack([t.min(), t.max()])))
+    if lo >= 0 and hi < n_classes and not lo <= ignore_index <= hi:
+        return None
     valid = t != ignore_index
     bad = valid & ((t < 0) | (t >= n_classes))
     if bool(bad.any()):
         first = int(t[bad].reshape(-1)[0])
         raise ArgumentError(f"{name}: target contains class index {first}, outside "
-                            f"[0, {n_classes}) (input shape {lp.shape})")
-    flat = _classes_last(lp) if lp.ndim > 1 else reshape(lp, (1, -1))
-    t_flat = xp.where(valid, t, 0).reshape(-1)
-    picked = getitem(flat, (xp.arange(t_flat.shape[0]), t_flat))    # (M,)
-    wt = _weight_array(weight, n_classes, lp, name)
-    w = xp.ones(t_flat.shape, dtype=lp.data.dtype) if wt is None else wt[t_flat]
-    w = w * valid.reshape(-1)
-    loss = -picked * const(w)
-    if reduction == "none":
-        return reshape(loss, tuple(t.shape))
-    weight_sum = const(xp.asarray(w.sum(), dtype=lp.data.dtype)) if reduction == "mean" else None
-    return _reduce_loss(loss, reduction, name, weight_sum)
+                            f"[0, {n_classes}) (input shape {shape})")
+    return valid
 
 
 def _weight_array(weight, n_classes, like, name):
@@ -291,7 +316,6 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     if not 0.0 <= label_smoothing <= 1.0:
         raise ArgumentError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                             f"{label_smoothing}")
-    xp = get_array_module(logits.data)
     dtype = logits.data.dtype
     class_axis = 0 if logits.ndim == 1 else 1
     n_classes = logits.shape[class_axis]
@@ -313,17 +337,14 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
         return _reduce_loss(-sum(target * weighted_logp, class_axis), reduction,
                             "cross_entropy")
 
-    loss = _nll_loss(logp, target, weight, ignore_index, "none",    # class indices
-                     "cross_entropy")
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
-    valid = t != ignore_index
+    loss, weight_sum, valid = _nll_terms(logp, target, weight, ignore_index,  # class indices
+                                         "cross_entropy")
     if label_smoothing:
-        uniform = -sum(weighted_logp, class_axis) / n_classes * const(valid.astype(dtype))
+        uniform = -sum(weighted_logp, class_axis) / n_classes
+        if valid is not None:
+            uniform = uniform * const(valid.astype(dtype))
         loss = (1 - label_smoothing) * loss + label_smoothing * uniform
-    if reduction != "mean":
-        return _reduce_loss(loss, reduction, "cross_entropy")
-    picked_w = valid if w is None else w[xp.where(valid, t, 0)] * valid
-    return sum(loss) / const(xp.asarray(picked_w.sum(), dtype=dtype))
+    return _reduce_loss(loss, reduction, "cross_entropy", weight_sum)
 
 
 def mse_loss(input, target, reduction="mean"):

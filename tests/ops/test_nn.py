@@ -37,6 +37,61 @@ def test_cross_entropy_rejects_bad_labels():
         mg.cross_entropy(mg.tensor([[1, 2]]), np.array([0]))
 
 
+TARGET_CASES = [        # (targets, ignore_index): the unmasked path, then the masked one
+    ([0, 2, 1, 2, 0, 1], -100),
+    ([0, 2, 1, 2, 0, 1], 5),            # an ignore_index no class uses
+    ([0, 2, 1, 2, 0, 1], 1),            # a class that is ignored
+    ([0, 2, 2, 2, 0, 0], 1),            # ignore_index within [min, max] but absent
+    ([0, -100, 1, 2, -100, 1], -100),
+    ([-100] * 6, -100),                 # everything ignored: the mean is NaN, as torch
+]
+
+
+@pytest.mark.parametrize("case", TARGET_CASES, ids=str)
+def test_nll_loss_with_ignored_targets_matches_torch(case, rng):
+    import torch
+
+    targets, ignore = case
+    x = rng.standard_normal((6, 3))
+    with np.errstate(invalid="ignore"):
+        loss = mg.nll_loss(leaf(x), np.array(targets), ignore_index=ignore)
+    tl = torch.nn.functional.nll_loss(torch.tensor(x), torch.tensor(targets), ignore_index=ignore)
+    np.testing.assert_allclose(loss.numpy(), tl.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("case", TARGET_CASES, ids=str)
+def test_cross_entropy_with_ignored_targets_matches_torch(case, reduction, weighted, smoothing,
+                                                          rng):
+    import torch
+
+    targets, ignore = case
+    x = rng.standard_normal((6, 3))
+    w = np.array([0.5, 2.0, 1.5]) if weighted else None
+    logits = leaf(x)
+    with np.errstate(invalid="ignore"):            # 0/0 where every target is ignored
+        loss = mg.cross_entropy(logits, np.array(targets), weight=w, ignore_index=ignore,
+                                reduction=reduction, label_smoothing=smoothing)
+    tx = torch.tensor(x, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(
+        tx, torch.tensor(targets), weight=None if w is None else torch.tensor(w),
+        ignore_index=ignore, reduction=reduction, label_smoothing=smoothing)
+    np.testing.assert_allclose(loss.numpy(), tl.detach().numpy(), rtol=1e-12, atol=1e-12)
+    if np.all(np.isfinite(tl.detach().numpy())):
+        loss.sum().backward()
+        tl.sum().backward()
+        np.testing.assert_allclose(logits.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_an_out_of_range_target_is_an_error_beside_ignored_ones():
+    with pytest.raises(ArgumentError, match=r"class index 3, outside \[0, 3\)"):
+        mg.cross_entropy(mg.ones(3, 3), np.array([-100, 3, 0]))
+    with pytest.raises(ArgumentError, match=r"class index -1, outside \[0, 3\)"):
+        mg.cross_entropy(mg.ones(3, 3), np.array([1, -1, 0]), ignore_index=1)
+
+
 def test_cross_entropy_errors_name_cross_entropy_not_its_inner_nll_loss():
     logits = mg.randn(4, 3)
     with pytest.raises(ShapeError, match=r"^cross_entropy: target has shape \(3,\) but input "
