@@ -216,13 +216,6 @@ class Adam(Optimizer):
     def update(self, w, g, state, group):
         lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
         xp = _xp(w)
-        if cuda_kernels.fusable(xp, w, g):         # one fused kernel on a GPU; below, the reference
-            return cuda_kernels.adam_update(xp, w, g, state, group, self.decoupled)
-        if group["weight_decay"]:
-            if self.decoupled:
-                w *= 1 - lr * group["weight_decay"]
-            else:
-                g = g + group["weight_decay"] * w
         if "exp_avg" not in state:
             state["step"] = 0
             state["exp_avg"] = xp.zeros_like(w)
@@ -231,6 +224,13 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = xp.zeros_like(w)
         state["step"] += 1
         t = state["step"]
+        if cuda_kernels.fusable(xp, w, g):         # one fused kernel on a GPU; below, the reference
+            return cuda_kernels.adam_update(xp, w, g, state, group, self.decoupled)
+        if group["weight_decay"]:
+            if self.decoupled:
+                w *= 1 - lr * group["weight_decay"]
+            else:
+                g = g + group["weight_decay"] * w
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m *= b1
         m += (1 - b1) * g

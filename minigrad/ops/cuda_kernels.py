@@ -170,15 +170,9 @@ def sgd_update(xp, w, g, state, group):
 
 def adam_update(xp, w, g, state, group, decoupled):
     """``Adam.update`` (and AdamW's, ``decoupled``) in one kernel per
-    parameter; the state keys and the bias corrections are the reference's."""
+    parameter, on the state ``Adam.update`` made and counted (``state["step"]``
+    is this step's t)."""
     lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-    if "exp_avg" not in state:
-        state["step"] = 0
-        state["exp_avg"] = xp.zeros_like(w)
-        state["exp_avg_sq"] = xp.zeros_like(w)
-        if group["amsgrad"]:
-            state["max_exp_avg_sq"] = xp.zeros_like(w)
-    state["step"] += 1
     t = state["step"]
     args = (g, wd, 1 - lr * wd, int(bool(decoupled)), b1, 1 - b1, b2, 1 - b2,
             lr / (1 - b1 ** t), math.sqrt(1 - b2 ** t), eps,
