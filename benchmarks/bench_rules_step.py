@@ -3,8 +3,9 @@ measured side by side in one run on the CPU.
 
 MLP 784-1000-1000-10 (ReLU), batch 128, float32, SGD: one ``rule.step``
 (the rule's update and the optimizer's step) of bp, fa, dfa, usf, kp, pfa;
-one step of forward_gradient against one forward pass of the model (no
-graph). The performance issue's targets: the feedback rules' step at most
+one step of forward_gradient (Gaussian and sign tangents) and of
+activity_forward_gradient (one jvp for all layers) against one forward pass
+of the model (no graph). The performance issue's targets: the feedback rules' step at most
 1.2x backprop's; the forward gradient's at most 2.5x a forward pass.
 
     python benchmarks/bench_rules_step.py [--rounds 15]
@@ -68,6 +69,7 @@ def main(argv=None):
     fns = {"forward pass": forward_pass(x),
            "forward_gradient": rule_step("forward_gradient", x, y),
            "fg, sign tangents": rule_step("forward_gradient", x, y, distribution="rademacher"),
+           "activity fg": rule_step("activity_forward_gradient", x, y, per_layer=False),
            "bp": steps["bp"]}
     t = interleaved(fns, args.rounds, reps=5)
     print("\nforward gradient: one step against one forward pass (target <= 2.5)")
@@ -76,6 +78,8 @@ def main(argv=None):
     print(f"   forward_gradient / forward pass = {ratio(t, 'forward_gradient', 'forward pass'):.3f}")
     print(f"   fg with sign tangents / forward pass = "
           f"{ratio(t, 'fg, sign tangents', 'forward pass'):.3f}")
+    print(f"   activity_forward_gradient (one jvp for all layers) / forward pass = "
+          f"{ratio(t, 'activity fg', 'forward pass'):.3f}")
     print(f"   bp step / forward pass          = {ratio(t, 'bp', 'forward pass'):.3f}")
 
 

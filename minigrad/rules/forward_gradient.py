@@ -143,14 +143,20 @@ def standard_normal(generator, shape, like):
     return _backend.to_backend(a, _backend.backend_of(like))
 
 
+#: row b: the bits of the byte b as signs, most significant first (1 → +1, 0 → −1)
+_SIGN_PATTERNS = 2 * np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1) \
+    .astype(np.int8) - 1
+
+
 def random_signs(generator, shape, like):
     """±1 entries of ``shape``, each sign one random bit of ``generator``
     (``generator.bytes``: ~30x cheaper than as many Gaussian numbers), in
-    ``like``'s dtype and on its backend."""
+    ``like``'s dtype and on its backend. Each random byte gives eight signs
+    by picking its row of ``_SIGN_PATTERNS`` (one pass over the output)."""
     size = int(np.prod(shape))
-    bits = np.unpackbits(np.frombuffer(generator.bytes((size + 7) // 8), dtype=np.uint8),
-                         count=size)
-    signs = (2 * bits.astype(like.dtype) - 1).reshape(shape)
+    random_bytes = np.frombuffer(generator.bytes((size + 7) // 8), dtype=np.uint8)
+    signs = _SIGN_PATTERNS.astype(like.dtype).take(random_bytes, axis=0)   # (bytes, 8)
+    signs = signs.reshape(-1)[:size].reshape(shape)
     return _backend.to_backend(signs, _backend.backend_of(like))
 
 
@@ -234,8 +240,11 @@ class ForwardGradient(Rule):
                 for n, a in v.items():
                     total[n] += d * a
         self.last_directional_derivatives = np.array(ds)
-        scale = 1.0 / self.n_samples
-        return {n: (a * scale).astype(a.dtype, copy=False) for n, a in total.items()}
+        if self.n_samples > 1:
+            scale = 1.0 / self.n_samples
+            for a in total.values():
+                a *= scale                    # in place: the arrays are this step's own
+        return total
 
 
 # --------------------------------------------------------------------------
@@ -243,19 +252,19 @@ class ForwardGradient(Rule):
 # --------------------------------------------------------------------------
 
 
-def layer_weight_update(layer, h, g, n):
+def layer_weight_update(layer, h, g):
     """``{"weight": ĝ_W, "bias": ĝ_b}`` of ``layer`` (Linear or Conv2d) from
-    its input ``h`` and an estimate ``g`` of the gradient at its output z
-    (arrays; ``n`` the batch size the loss averages over):
-    ĝ_W = (1/n) Σ g hᵀ summed over examples (and positions), ĝ_b = (1/n) Σ g --
+    its input ``h`` and an estimate ``g`` of the gradient of the batch's mean
+    loss at its output z (arrays; the 1/N of the mean is in ``g``):
+    ĝ_W = Σ g hᵀ summed over examples (and positions), ĝ_b = Σ g --
     what backprop computes from the true δ."""
     ups = {}
     if isinstance(layer, nn.Linear):
         g2 = g.reshape(-1, layer.out_features)
         h2 = h.reshape(-1, layer.in_features)
-        ups["weight"] = g2.T @ h2 / n
+        ups["weight"] = g2.T @ h2
         if layer.bias is not None:
-            ups["bias"] = g2.sum(axis=0) / n
+            ups["bias"] = g2.sum(axis=0)
         return ups
     # Conv2d: z[n, o, p] = Σ_k W[o, k] cols[n, k, p] with cols the unfolded input
     xp = get_array_module(h)
@@ -281,9 +290,9 @@ def layer_weight_update(layer, h, g, n):
         cols = cols.reshape(n_ex, groups, width // groups, positions)
         g4 = g3.reshape(n_ex, groups, c_out // groups, positions)
         w = xp.einsum("ngop,ngkp->gok", g4, cols)
-    ups["weight"] = w.reshape(layer.weight.shape) / n
+    ups["weight"] = w.reshape(layer.weight.shape)
     if layer.bias is not None:
-        ups["bias"] = g3.sum(axis=(0, 2)) / n
+        ups["bias"] = g3.sum(axis=(0, 2))
     return ups
 
 
@@ -393,10 +402,11 @@ class ActivityForwardGradient(Rule):
                 row.append(d)
                 n = len(d)
                 for i, (name, h, u) in enumerate(seen):
-                    g = d.reshape((n,) + (1,) * (u.ndim - 1)) * u       # ĝ_z = dᵢ uᵢ
-                    signals[name] = signals.get(name, 0) + g / n
+                    # ĝ_z = dᵢ uᵢ, each example's; divided by N, the batch mean's
+                    g = (d / n).reshape((n,) + (1,) * (u.ndim - 1)) * u
+                    signals[name] = signals.get(name, 0) + g
                     prefix = f"{name}." if name else ""
-                    for key, a in layer_weight_update(modules[name], h, g, n).items():
+                    for key, a in layer_weight_update(modules[name], h, g).items():
                         key = prefix + key
                         ups[key] = a if key not in ups else ups[key] + a
                     release_arrays((self, "held", i))
@@ -406,7 +416,10 @@ class ActivityForwardGradient(Rule):
              for r in ds])
         scale = 1.0 / self.n_samples
         self.last_signals = {k: v * scale for k, v in signals.items()}
+        if self.n_samples > 1:
+            for a in ups.values():
+                a *= scale                    # in place: the arrays are this step's own
         params = dict(self.model.named_parameters())
         return self.in_parameter_order(
-            {k: (a * scale).astype(params[k].data.dtype, copy=False) for k, a in ups.items()})
+            {k: a.astype(params[k].data.dtype, copy=False) for k, a in ups.items()})
 

@@ -177,7 +177,7 @@ def _replay_activity(model, x, y, seed, per_layer, n_samples, loss="cross_entrop
             for k in perturbed:
                 gz = d.reshape((n,) + (1,) * (us[k].ndim - 1)) * us[k]
                 signals_out[k] = signals_out.get(k, 0) + gz / n / n_samples
-                for key, val in layer_weight_update(modules[k], inputs[k], gz, n).items():
+                for key, val in layer_weight_update(modules[k], inputs[k], gz / n).items():
                     key = f"{k}.{key}"
                     ups[key] = ups.get(key, 0) + val / n_samples
         ds.append(row if per_layer else row[0])
@@ -273,10 +273,10 @@ def test_layer_weight_update_is_backprops_weight_gradient_for_the_same_signal(
     g = gen.standard_normal(z.shape)
     params = [p for p in (layer.weight, layer.bias) if p is not None]
     grads = autodiff.grad(z, params, mg.tensor(g))
-    ups = layer_weight_update(layer, h, g, 3)
+    ups = layer_weight_update(layer, h, g)
     assert list(ups) == ["weight", "bias"][:len(params)]
     for (k, u), ref in zip(ups.items(), grads):
-        np.testing.assert_allclose(u, ref.numpy() / 3, rtol=1e-12, atol=1e-14, err_msg=k)
+        np.testing.assert_allclose(u, ref.numpy(), rtol=1e-12, atol=1e-14, err_msg=k)
 
 
 # == statistics ==============================================================================
