@@ -180,6 +180,7 @@ def main(argv=None):
                              "from --out when it exists")
     parser.add_argument("--out", default=os.path.join(HERE, "out", "rules_estimators.json"))
     args = parser.parse_args(argv)
+    mg.backend.keep_freed_memory()          # a training script owns its process
     from bench_engine import machine
 
     global KS, WIDTHS

@@ -147,6 +147,7 @@ def main(argv=None):
     parser.add_argument("--backend", choices=["numpy", "cupy"], default="numpy")
     parser.add_argument("--out", default="benchmarks/out/rules_feedback.json")
     args = parser.parse_args(argv)
+    mg.backend.keep_freed_memory()          # a training script owns its process
     global BACKEND
     BACKEND = args.backend
     from bench_engine import machine

@@ -114,6 +114,7 @@ def main(argv=None):
                         help="train on the first N examples (0: all 60000)")
     parser.add_argument("--out", default="benchmarks/out/rules_forward_local.json")
     args = parser.parse_args(argv)
+    mg.backend.keep_freed_memory()          # a training script owns its process
     from bench_engine import machine
 
     hidden = tuple(int(h) for h in args.hidden.split(","))

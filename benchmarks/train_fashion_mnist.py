@@ -130,6 +130,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)
+    mg.backend.keep_freed_memory()          # a training script owns its process
 
     import torch
 

@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from .backend import keep_freed_memory
 
 # ==========================================================================
 # gradcheck table
@@ -467,6 +468,8 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the command line owns its process: let malloc keep freed memory for the next step
+    keep_freed_memory()
     if args.command == "train":
         return run_train(args, _subparser(parser, "train"))
     if args.command == "compare":
