@@ -121,17 +121,19 @@ class Max(_Reduction):
         self._setup(x)
         xp = get_array_module(x)
         y = getattr(xp, self.pick)(x, axis=self.axes, keepdims=True)
-        mask = x == y
-        self.w = mask.astype(x.dtype)                    # shared evenly among tied maxima,
-        self.w /= mask.sum(axis=self.axes, keepdims=True).astype(x.dtype)   # in x's dtype
-        return y if self.keepdims else y.reshape(
-            tuple(s for i, s in enumerate(x.shape) if i not in self.axes))
+        self.mask = x == y                                         # [x = y]
+        self.ties = self.mask.sum(axis=self.axes, keepdims=True).astype(x.dtype)  # #ties >= 1
+        self.out_shape = y.shape if self.keepdims else tuple(
+            s for i, s in enumerate(x.shape) if i not in self.axes)
+        return y.reshape(self.out_shape)
 
+    # w = [x = y] / #ties is applied in two steps, the division on the reduced shape
     def vjp(self, g):
-        return self.expand(g) * const(self.w)
+        return reshape(g, self.kept) / const(self.ties) * const(self.mask)
 
     def jvp(self, dx):
-        return sum(dx * const(self.w), self.axes, self.keepdims)
+        s = sum(dx * const(self.mask), self.axes, keepdims=True) / const(self.ties)
+        return reshape(s, self.out_shape)
 
 
 class Min(Max):

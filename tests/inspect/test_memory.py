@@ -70,19 +70,21 @@ def test_backprop_on_a_conv_net_keeps_exactly_the_hand_counted_arrays():
     """Conv(2→3, 3×3, pad 1), tanh, maxpool 2, Conv(3→4, 3×3), relu, Flatten,
     Linear(4, 5), tanh, Linear(5, 3) on (N, 2, 6, 6). conv2d = W @ unfold(x):
     the matmul keeps the unfolded columns (N, C·9, positions), not the input
-    (which needs no gradient); max pooling keeps its tie weights w, one per
-    element of its input windows; relu and tanh keep their outputs; the
-    flattened relu output is a view of it (one buffer)."""
+    (which needs no gradient); max pooling keeps the mask [x = max], one
+    byte per element of its input windows, and each window's number of ties;
+    relu and tanh keep their outputs; the flattened relu output is a view of
+    it (one buffer)."""
     x, y = _batch((2, 6, 6))
     report = activation_memory(rules.make("bp", convnet()), x, y)
     expected = {
-        "0": N * (2 * 9 * 36 + 3 * 36 + 3 * 36) * F,    # columns, tanh output, pool weights
+        # columns, tanh output; the pool's mask (bool) and ties (one per window)
+        "0": N * (2 * 9 * 36 + 3 * 36) * F + N * 3 * 36 + N * 3 * 9 * F,
         "3": N * (3 * 9 * 1 + 4) * F,                   # columns (1 position), relu output
         "6": N * 5 * F,                                 # tanh output
         "8": cross_entropy_bytes(N, 3),
     }
     assert report.per_layer == expected
-    assert report.peak == sum(expected.values()) == 43440
+    assert report.peak == sum(expected.values()) == 40200
     assert report.left == 0
 
 

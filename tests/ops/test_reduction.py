@@ -27,6 +27,33 @@ def test_min_over_all_axes_with_ties():
     assert_close(x.grad, [[0.5, 0], [0.5, 0]])
 
 
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_max_and_min_tangents_with_ties_are_the_mean_of_the_tied_tangents(keepdims):
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    dx = np.array([[5.0, 1.0, 2.0], [3.0, 6.0, 9.0]])
+    y, dy = mg.jvp(lambda a: mg.max(a, axis=1, keepdims=keepdims), (mg.tensor(x),),
+                   (mg.tensor(dx),))
+    shape = (2, 1) if keepdims else (2,)
+    assert y.shape == dy.shape == shape
+    assert_close(dy, np.reshape([1.5, 6.0], shape))
+    y, dy = mg.jvp(lambda a: mg.min(a, keepdims=keepdims), (mg.tensor(x),), (mg.tensor(dx),))
+    assert dy.shape == ((1, 1) if keepdims else ())
+    assert_close(dy, np.reshape(5.0, dy.shape))
+
+
+def test_max_ties_second_derivative_through_the_tie_weights():
+    """The vjp ḡ·[x = y]/#ties is itself differentiable in ḡ: d/dḡ of
+    Σ vjp(ḡ)·v is the tie-weighted v."""
+    x = leaf([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    g = leaf([2.0, 3.0])
+    y = mg.max(x, axis=1)
+    (gx,) = mg.autograd.grad(y, [x], g, create_graph=True)
+    assert_close(gx, [[0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    v = np.array([[1.0, 2.0, 4.0], [3.0, 6.0, 9.0]])
+    (gg,) = mg.autograd.grad((gx * mg.tensor(v)).sum(), [g])
+    assert_close(gg, [3.0, 6.0])
+
+
 def test_prod_gradient_with_zeros():
     x = leaf([[0.0, 2.0, 3.0], [1.5, 0.0, 0.0], [1.0, 2.0, 4.0]])
     mg.prod(x, axis=1).sum().backward()
