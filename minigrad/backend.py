@@ -83,8 +83,9 @@ def keep_freed_memory(limit: int = 1 << 30) -> bool:
     frees them when the graph is released. With glibc's defaults, a free
     region at the top of the heap larger than twice the largest block freed
     so far goes back to the system, and the next step faults every page in
-    again: on LeNet-5 at batch 64 some 2,000-3,000 page faults per step,
-    10-20 % of its time (``benchmarks/bench_allocator.py``). This sets, for the
+    again: on LeNet-5 at batch 64 up to ~3,500 page faults per step (how
+    many depends on the heap's layout), 10-20 % of its time
+    (``benchmarks/bench_allocator.py``). This sets, for the
     whole process, ``M_TRIM_THRESHOLD`` to ``limit`` (free memory kept at
     the top of the heap) and ``M_MMAP_THRESHOLD`` to 32 MiB (larger blocks
     still get a mapping of their own, returned when freed) -- what running
