@@ -85,14 +85,16 @@ def keep_freed_memory(limit: int = 1 << 30) -> bool:
     so far goes back to the system, and the next step faults every page in
     again: on LeNet-5 at batch 64 up to ~3,500 page faults per step (how
     many depends on the heap's layout), 10-20 % of its time
-    (``benchmarks/bench_allocator.py``). This sets, for the
-    whole process, ``M_TRIM_THRESHOLD`` to ``limit`` (free memory kept at
-    the top of the heap) and ``M_MMAP_THRESHOLD`` to 32 MiB (larger blocks
-    still get a mapping of their own, returned when freed) -- what running
-    with ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_MMAP_THRESHOLD_`` set
-    does. The price: the process holds on to up to ``limit`` bytes it has
-    freed (at most 2 GiB, the largest value ``mallopt`` takes). ``python -m minigrad`` calls it; a library importing minigrad
-    is left alone unless it calls this itself."""
+    (``benchmarks/bench_allocator.py``).
+
+    This sets, for the whole process, ``M_TRIM_THRESHOLD`` to ``limit``
+    (free memory kept at the top of the heap) and ``M_MMAP_THRESHOLD`` to
+    32 MiB (larger blocks still get a mapping of their own, returned when
+    freed) -- what running with ``MALLOC_TRIM_THRESHOLD_`` and
+    ``MALLOC_MMAP_THRESHOLD_`` set does. The price: the process holds on to
+    up to ``limit`` bytes it has freed (at most 2 GiB, the largest value
+    ``mallopt`` takes). ``python -m minigrad`` calls it; a library
+    importing minigrad is left alone unless it calls this itself."""
     if not isinstance(limit, (int, np.integer)) or isinstance(limit, bool) or limit < 0:
         raise ArgumentError(f"keep_freed_memory: limit must be a number of bytes >= 0, "
                             f"got {limit!r}")
